@@ -1,0 +1,109 @@
+"""The base of every Nimbo resource, and the Job that records every mutating call."""
+
+import uuid
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+from .choices import JobState
+
+
+class BaseModel(models.Model):
+    """What every resource has: a uuid, a name, a description and its creation/update times."""
+
+    uuid = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False, verbose_name="UUID")
+    name = models.CharField(max_length=255, verbose_name="name")
+    description = models.TextField(blank=True, default="", max_length=2048, verbose_name="description")
+    created = models.DateTimeField(auto_now_add=True, verbose_name="created")
+    updated = models.DateTimeField(auto_now=True, verbose_name="updated")
+
+    class Meta:
+        abstract = True
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Job(models.Model):
+    """One mutating call (API, portal or admin) and, for long work, the worker job that runs it.
+
+    The uuid is the RQ job id of jobs run by a worker. A job moves queued -> running ->
+    succeeded | failed; `error` is a message a user can read; `traceback` is kept only for
+    unexpected errors. `steps` is a list of {"name", "state", "started", "finished"}.
+    """
+
+    uuid = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False, verbose_name="UUID")
+    kind = models.CharField(max_length=100, db_index=True, verbose_name="action")
+    state = models.CharField(
+        max_length=16, choices=JobState.choices, default=JobState.QUEUED, db_index=True, verbose_name="state"
+    )
+    target_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name="target type"
+    )
+    target_id = models.CharField(max_length=64, blank=True, default="", db_index=True, verbose_name="target id")
+    target_name = models.CharField(max_length=255, blank=True, default="", verbose_name="target")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="jobs",
+        verbose_name="requested by",
+    )
+    handler = models.CharField(max_length=255, blank=True, default="", verbose_name="handler")
+    params = models.JSONField(default=dict, blank=True, verbose_name="parameters")
+    progress = models.PositiveSmallIntegerField(default=0, verbose_name="progress (%)")
+    steps = models.JSONField(default=list, blank=True, verbose_name="steps")
+    result = models.JSONField(default=dict, blank=True, verbose_name="result")
+    error = models.TextField(blank=True, default="", verbose_name="error")
+    traceback = models.TextField(blank=True, default="", verbose_name="traceback")
+    created = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="created")
+    started = models.DateTimeField(null=True, blank=True, verbose_name="started")
+    finished = models.DateTimeField(null=True, blank=True, verbose_name="finished")
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["target_type", "target_id"], name="core_job_target_idx")]
+
+    def __str__(self):
+        return f"{self.kind} ({self.state})"
+
+    @property
+    def is_done(self):
+        return self.state in (JobState.SUCCEEDED, JobState.FAILED)
+
+    @property
+    def message(self):
+        """What the toast says: "<action> finished" or "<action> failed: <reason>"."""
+        if self.state == JobState.SUCCEEDED:
+            return f"{self.kind} finished"
+        if self.state == JobState.FAILED:
+            return f"{self.kind} failed: {self.error}"
+        if self.state == JobState.RUNNING:
+            return f"{self.kind} running ({self.progress}%)"
+        return f"{self.kind} queued"
+
+    def set_target(self, obj):
+        if obj is None:
+            return
+        self.target_type = ContentType.objects.get_for_model(obj, for_concrete_model=False)
+        self.target_id = str(obj.pk)
+        self.target_name = str(obj)[:255]
+
+    def as_event(self):
+        """The plain-data form pushed to /ws/events/ (and returned by the API)."""
+        return {
+            "uuid": str(self.uuid),
+            "kind": self.kind,
+            "state": self.state,
+            "progress": self.progress,
+            "steps": self.steps,
+            "target_type": self.target_type.model if self.target_type_id else None,
+            "target_id": self.target_id or None,
+            "target_name": self.target_name,
+            "error": self.error,
+            "result": self.result,
+            "message": self.message,
+        }

@@ -1,0 +1,31 @@
+"""Portal pages of the core app: a job's live page and the polling fallback of the toasts."""
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.dateparse import parse_datetime
+
+from .models import Job
+
+
+@staff_member_required
+def job_detail(request, uuid):
+    job = get_object_or_404(Job.objects.select_related("requested_by"), pk=uuid)
+    template = "core/job_progress.html" if request.htmx else "core/job_detail.html"
+    return render(request, template, {"job": job, "title": f"Job {job.kind}"})
+
+
+@staff_member_required
+def recent_events(request):
+    """Jobs that ended after ?since= (ISO time): what the toasts show when websockets are down."""
+    since = parse_datetime(request.GET.get("since", "") or "")
+    jobs = Job.objects.filter(finished__isnull=False)
+    if since:
+        jobs = jobs.filter(finished__gt=since)
+    jobs = list(jobs.order_by("-finished")[:20])
+    return JsonResponse(
+        {
+            "events": [{"type": "job", "job": j.as_event(), "message": j.message} for j in reversed(jobs)],
+            "now": jobs[0].finished.isoformat() if jobs else (since.isoformat() if since else None),
+        }
+    )

@@ -1,0 +1,40 @@
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from tests.support.factories import *  # noqa: F403 - factories are fixtures' building blocks
+
+
+@pytest.fixture
+def user(db):
+    return get_user_model().objects.create_superuser("alice", "alice@example.org", "correct-horse-9")
+
+
+@pytest.fixture
+def api(user):
+    """An API client logged in (session) as a superuser."""
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def anon_api():
+    return APIClient()
+
+
+@pytest.fixture
+def jobs_inline(settings):
+    """Run queued jobs in-process right after commit instead of on a worker."""
+    settings.NIMBO_JOBS_INLINE = True
+
+
+@pytest.fixture
+def rq_queue(settings):
+    """The real RQ queue on the test Redis, emptied before and after the test."""
+    import django_rq
+
+    queue = django_rq.get_queue("default")
+    queue.empty()
+    yield queue
+    queue.empty()
