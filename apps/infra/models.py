@@ -4,7 +4,7 @@ from django.db import models
 
 from apps.core.models import BaseModel
 
-from .choices import EnabledState, HypervisorType
+from .choices import DomainType, EnabledState, HostStatus, HypervisorType
 
 
 class Zone(BaseModel):
@@ -35,3 +35,38 @@ class Cluster(BaseModel):
         constraints = [
             models.UniqueConstraint(fields=["zone", "name"], name="%(app_label)s_%(class)s_unique_zone_name"),
         ]
+
+
+class Host(BaseModel):
+    """A hypervisor host in a cluster (a sandbox host is a network namespace on the management node).
+
+    Facts (CPU, memory, domain type) are gathered by the add/reconnect job and stored here;
+    nothing on this model talks to the host.
+    """
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="hosts", verbose_name="cluster")
+    management_ip = models.GenericIPAddressField(protocol="IPv4", verbose_name="management IP")
+    state = models.CharField(
+        max_length=16, choices=EnabledState.choices, default=EnabledState.ENABLED, verbose_name="state"
+    )
+    status = models.CharField(
+        max_length=16, choices=HostStatus.choices, default=HostStatus.CONNECTING, verbose_name="status"
+    )
+    cpu_num = models.PositiveIntegerField(default=0, verbose_name="CPUs")
+    cpu_speed = models.PositiveIntegerField(default=0, verbose_name="CPU speed (MHz)")
+    memory_size = models.BigIntegerField(default=0, verbose_name="memory (bytes)")
+    domain_type = models.CharField(max_length=8, choices=DomainType.choices, blank=True, default="",
+                                   verbose_name="guest domain type")
+    last_heartbeat = models.DateTimeField(null=True, blank=True, verbose_name="last heartbeat")
+
+    class Meta:
+        ordering = ["cluster__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["management_ip"], name="%(app_label)s_%(class)s_unique_management_ip"),
+            models.UniqueConstraint(fields=["cluster", "name"], name="%(app_label)s_%(class)s_unique_cluster_name"),
+        ]
+
+    @property
+    def queue_name(self):
+        """The RQ queue its agent serves."""
+        return f"host-{self.uuid}"
