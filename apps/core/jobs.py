@@ -69,7 +69,8 @@ def operation(kind, *, target=None):
     """
 
     def decorate(func):
-        wants_user = "user" in inspect.signature(func).parameters
+        signature = inspect.signature(func)
+        wants_user = "user" in signature.parameters
 
         @functools.wraps(func)
         def wrapper(*args, user=None, **kwargs):
@@ -80,8 +81,10 @@ def operation(kind, *, target=None):
                 started=timezone.now(),
                 handler=f"{func.__module__}.{func.__qualname__}",
             )
-            if target and isinstance(kwargs.get(target), models.Model):
-                job.set_target(kwargs[target])
+            if target:
+                bound = signature.bind_partial(*args, **kwargs).arguments
+                if isinstance(bound.get(target), models.Model):
+                    job.set_target(bound[target])
             call_kwargs = dict(kwargs, user=user) if wants_user else kwargs
             try:
                 with transaction.atomic():

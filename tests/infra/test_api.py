@@ -152,3 +152,10 @@ def test_offering_name_unique(api):
     data = {"name": "512M-512HZ", "cpu_num": 1, "cpu_speed": 512, "memory_size": "512M"}
     assert api.post("/api/v1/instance-offerings/", data, format="json").status_code == 201
     assert error(api.post("/api/v1/instance-offerings/", data, format="json"), 409)["field"] == "name"
+
+
+def test_delete_job_names_its_target(api):
+    zone = make_zone(name="ZONE7")
+    api.delete(f"/api/v1/zones/{zone.uuid}/")
+    job = Job.objects.get(kind="deleteZone")
+    assert (job.target_name, job.target_id, job.state) == ("ZONE7", str(zone.uuid), "succeeded")
