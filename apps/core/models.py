@@ -106,4 +106,5 @@ class Job(models.Model):
             "error": self.error,
             "result": self.result,
             "message": self.message,
+            "finished": self.finished.isoformat() if self.finished else None,
         }

@@ -3,6 +3,7 @@
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from .models import Job
@@ -19,13 +20,14 @@ def job_detail(request, uuid):
 def recent_events(request):
     """Jobs that ended after ?since= (ISO time): what the toasts show when websockets are down."""
     since = parse_datetime(request.GET.get("since", "") or "")
-    jobs = Job.objects.filter(finished__isnull=False)
+    now = timezone.now()  # taken before the query: nothing that ends in between is skipped later
+    jobs = Job.objects.filter(finished__isnull=False, finished__lte=now)
     if since:
         jobs = jobs.filter(finished__gt=since)
     jobs = list(jobs.order_by("-finished")[:20])
     return JsonResponse(
         {
             "events": [{"type": "job", "job": j.as_event(), "message": j.message} for j in reversed(jobs)],
-            "now": jobs[0].finished.isoformat() if jobs else (since.isoformat() if since else None),
+            "now": now.isoformat(),
         }
     )
