@@ -5,3 +5,19 @@ class AllocatorStrategy(models.TextChoices):
     DEFAULT = "DefaultHostAllocatorStrategy", "Default (first host with room)"
     LEAST_USED = "LeastUsedHostAllocatorStrategy", "Least used host"
     LAST_HOST = "LastHostPreferredAllocatorStrategy", "Prefer the last host"
+
+
+class VmState(models.TextChoices):
+    CREATED = "Created", "Created"
+    STARTING = "Starting", "Starting"
+    RUNNING = "Running", "Running"
+    STOPPING = "Stopping", "Stopping"
+    STOPPED = "Stopped", "Stopped"
+    DESTROYING = "Destroying", "Destroying"
+    DESTROYED = "Destroyed", "Destroyed"
+    ERROR = "Error", "Error"
+
+
+class VmType(models.TextChoices):
+    USER = "UserVm", "User VM"
+    APPLIANCE = "ApplianceVm", "Appliance VM (virtual router)"

@@ -3,7 +3,11 @@
 from apps.compute.models import InstanceOffering
 from apps.infra.models import Cluster, Zone
 
-__all__ = ["make_zone", "make_cluster", "make_offering"]
+__all__ = [
+    "make_zone", "make_cluster", "make_offering",
+    # networks and VMs
+    "make_image", "make_l2", "make_l3", "make_ip_range", "make_vm", "make_nic",
+]
 
 
 def make_zone(name="ZONE1", **fields):
@@ -17,3 +21,77 @@ def make_cluster(zone=None, name="CLUSTER1", **fields):
 def make_offering(name="512M-512HZ", **fields):
     fields = {"cpu_num": 1, "cpu_speed": 512, "memory_size": 512 * 1024**2, **fields}
     return InstanceOffering.objects.create(name=name, **fields)
+
+
+def make_image(name="zs-sample-image", **fields):
+    from apps.images.models import Image
+
+    fields = {"url": f"http://example.org/{name}.qcow2", "state": "Ready", **fields}
+    return Image.objects.create(name=name, **fields)
+
+
+def make_l2(zone=None, name="FLAT-L2", interface="eth0", vlan=None, clusters=(), **fields):
+    """An L2 network (L2VlanNetwork when `vlan` is given), attached to `clusters`."""
+    from apps.networks.models import L2Network, L2NetworkClusterRef
+
+    l2 = L2Network.objects.create(
+        zone=zone or (clusters[0].zone if clusters else make_zone()), name=name, physical_interface=interface,
+        vlan=vlan, type="L2VlanNetwork" if vlan else "L2NoVlanNetwork", **fields)
+    for cluster in clusters:
+        L2NetworkClusterRef.objects.create(l2_network=l2, cluster=cluster, physical_interface=interface,
+                                           vlan_key=vlan or 0)
+    return l2
+
+
+def make_l3(l2=None, name="FLAT-L3", services=(), cidr=None, dns=(), **fields):
+    """An L3 network; `services` as {"DHCP": "VirtualRouter", ...} or a list of types, `cidr` adds a range."""
+    from apps.networks.choices import PROVIDER_SERVICES
+    from apps.networks.models import L3DnsServer, L3Network, NetworkService
+
+    l3 = L3Network.objects.create(l2_network=l2 or make_l2(), name=name, **fields)
+    if not isinstance(services, dict):
+        services = {t: next(p for p, types in PROVIDER_SERVICES.items() if t in types) for t in services}
+    for service_type, provider in services.items():
+        NetworkService.objects.create(l3_network=l3, provider=provider, service_type=service_type)
+    for position, address in enumerate(dns):
+        L3DnsServer.objects.create(l3_network=l3, address=address, position=position)
+    if cidr:
+        make_ip_range(l3, cidr=cidr)
+    return l3
+
+
+def make_ip_range(l3, name=None, cidr=None, **fields):
+    from apps.networks.models import IpRange
+    from apps.networks.models.ipam import cidr_to_range
+
+    if cidr:
+        fields = {**cidr_to_range(cidr), **fields}
+    return IpRange.objects.create(l3_network=l3, name=name or f"{l3.name}-RANGE-{fields['start_ip']}", **fields)
+
+
+def make_vm(name="VM1", l3s=(), zone=None, state="Running", **fields):
+    """A user VM record with one NIC per L3 (addresses from IPAM), placed nowhere unless told."""
+    from apps.compute.models import VmInstance
+
+    zone = zone or (l3s[0].l2_network.zone if l3s else make_zone())
+    fields.setdefault("instance_offering", InstanceOffering.objects.first() or make_offering())
+    if "image" not in fields and fields.get("type", "UserVm") == "UserVm":
+        from apps.images.models import Image
+
+        fields["image"] = Image.objects.filter(system=False).first() or make_image()
+    vm = VmInstance.objects.create(name=name, hostname=fields.pop("hostname", name.lower()), zone=zone,
+                                   state=state, **fields)
+    for index, l3 in enumerate(l3s):
+        make_nic(vm, l3, device_index=index)
+    return vm
+
+
+def make_nic(vm, l3, ip=None, device_index=0):
+    from apps.compute.models import VmNic
+    from apps.networks.ipam import allocate_ip
+
+    nic = VmNic(vm_instance=vm, l3_network=l3, device_index=device_index)
+    used = allocate_ip(l3, requested=ip, owner=nic)
+    nic.used_ip, nic.ip, nic.netmask, nic.gateway = used, used.ip, used.netmask, used.gateway
+    nic.save()
+    return nic
