@@ -3,6 +3,7 @@
 import importlib
 
 from django.urls import include, path
+from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from apps.core.api.views import JobViewSet, api_root
@@ -23,4 +24,10 @@ for app in API_APPS:
     module.register(router)
     extra_urls += getattr(module, "urlpatterns", [])
 
-urlpatterns = [path("", api_root, name="api-root"), *extra_urls, path("", include(router.urls))]
+urlpatterns = [
+    path("", api_root, name="api-root"),
+    # POST username + password -> {"token": ...}, for the command-line client and scripts.
+    path("auth/token/", obtain_auth_token, name="auth-token"),
+    *extra_urls,
+    path("", include(router.urls)),
+]

@@ -1,0 +1,191 @@
+"""nimbo [global options] <resource> <command> [arguments]
+
+Resources are the API's collections in the singular (zone, cluster, host, l3-network, vm...);
+`security group` and `security group rule` may also be written in two or three words.
+"""
+
+import argparse
+import os
+import sys
+
+from .client import ApiError, Client, load_config, save_config
+from .output import listing, show
+
+# resource -> (collection, columns of `list`)
+RESOURCES = {
+    "zone": ("zones", ["uuid", "name", "state"]),
+    "cluster": ("clusters", ["uuid", "name", "zone_name", "hypervisor_type", "state"]),
+    "host": ("hosts", ["uuid", "name", "management_ip", "status", "state"]),
+    "instance-offering": ("instance-offerings", ["uuid", "name", "cpu_num", "cpu_speed", "memory_size"]),
+    "primary-storage": ("primary-storages", ["uuid", "name", "type", "url"]),
+    "backup-storage": ("backup-storages", ["uuid", "name", "type"]),
+    "image": ("images", ["uuid", "name", "format", "media_type", "state"]),
+    "l2-network": ("l2-networks", ["uuid", "name", "type", "physical_interface", "vlan"]),
+    "l3-network": ("l3-networks", ["uuid", "name", "l2_network", "system"]),
+    "vm": ("vms", ["uuid", "name", "state"]),
+    "vip": ("vips", ["uuid", "name", "ip", "l3_network"]),
+    "port-forwarding-rule": ("port-forwarding-rules", ["uuid", "name", "protocol", "vip_port_start", "vip_port_end"]),
+    "eip": ("eips", ["uuid", "name", "vip", "vm_nic"]),
+    "security-group": ("security-groups", ["uuid", "name", "description", "revision_number"]),
+    "security-group-rule": ("security-group-rules", ["id", "direction", "ethertype", "protocol", "port_range_min",
+                                                     "port_range_max", "remote_ip_prefix", "remote_group_id"]),
+    "job": ("jobs", ["uuid", "kind", "state", "progress", "target_name", "error"]),
+}
+ALIASES = {("security", "group", "rule"): "security-group-rule", ("security", "group"): "security-group"}
+
+
+def _normalise(argv):
+    """`security group rule create` -> `security-group-rule create`."""
+    for words, name in sorted(ALIASES.items(), key=lambda kv: -len(kv[0])):
+        n = len(words)
+        for i in range(len(argv) - n + 1):
+            if tuple(argv[i:i + n]) == words:
+                return argv[:i] + [name] + argv[i + n:]
+    return argv
+
+
+def _pairs(values):
+    data = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"nimbo: expected KEY=VALUE, got {item!r}")
+        data[key] = value
+    return data
+
+
+def _port_range(text):
+    low, _, high = text.partition(":")
+    try:
+        return int(low), int(high or low)
+    except ValueError:
+        raise SystemExit(f"nimbo: --dst-port expects PORT or MIN:MAX, got {text!r}") from None
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="nimbo", description="Nimbo's command-line client.")
+    parser.add_argument("--url", default=os.environ.get("NIMBO_URL"), help="portal URL (NIMBO_URL)")
+    parser.add_argument("--token", default=os.environ.get("NIMBO_TOKEN"), help="API token (NIMBO_TOKEN)")
+    parser.add_argument("-f", "--format", choices=["table", "json"], default="table")
+    sub = parser.add_subparsers(dest="resource", required=True)
+
+    login = sub.add_parser("login", help="get an API token and keep it in ~/.config/nimbo/config.json")
+    login.add_argument("--username", required=True)
+    login.add_argument("--password", default=os.environ.get("NIMBO_PASSWORD"))
+
+    for name in RESOURCES:
+        res = sub.add_parser(name)
+        cmds = res.add_subparsers(dest="command", required=True)
+        lst = cmds.add_parser("list")
+        lst.add_argument("--filter", action="append", metavar="KEY=VALUE", help="an API filter, e.g. state=Enabled")
+        if name == "security-group-rule":
+            lst.add_argument("group", nargs="?", help="only the rules of this group")
+        for verb in ("show", "delete"):
+            cmd = cmds.add_parser(verb)
+            cmd.add_argument("ident", nargs="+" if verb == "delete" else None, help="id or name")
+        if name == "security-group-rule":
+            create = cmds.add_parser("create", help="add a rule to a group (Neutron's options)")
+            create.add_argument("group")
+            create.add_argument("--protocol", default=None, help="tcp, udp, icmp, a number 0-255, or any")
+            create.add_argument("--dst-port", type=_port_range, help="PORT or MIN:MAX (ICMP: TYPE:CODE)")
+            create.add_argument("--remote-ip", help="CIDR allowed (default 0.0.0.0/0 or ::/0)")
+            create.add_argument("--remote-group", help="group whose members are allowed")
+            direction = create.add_mutually_exclusive_group()
+            direction.add_argument("--ingress", dest="direction", action="store_const", const="ingress")
+            direction.add_argument("--egress", dest="direction", action="store_const", const="egress")
+            create.add_argument("--ethertype", choices=["IPv4", "IPv6"])
+            create.add_argument("--description", default="")
+        else:
+            create = cmds.add_parser("create")
+            create.add_argument("name", nargs="?" if name == "job" else None)
+            create.add_argument("--description")
+            create.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other field")
+            update = cmds.add_parser("set")
+            update.add_argument("ident")
+            update.add_argument("--name")
+            update.add_argument("--description")
+            update.add_argument("--set", action="append", metavar="KEY=VALUE")
+            action = cmds.add_parser("action", help="POST /<collection>/<id>/<action>/")
+            action.add_argument("ident")
+            action.add_argument("action")
+            action.add_argument("--set", action="append", metavar="KEY=VALUE")
+    return parser
+
+
+def run(args, client, out):
+    collection, columns = RESOURCES[args.resource]
+    fmt = args.format
+    if args.command == "list":
+        params = _pairs(args.filter)
+        if getattr(args, "group", None):
+            params["security_group_id"] = client.find("security-groups", args.group)["uuid"]
+        listing(client.list_all(f"{collection}/", **params), columns, fmt, out)
+    elif args.command == "show":
+        show(client.find(collection, args.ident), fmt, out)
+    elif args.command == "delete":
+        for ident in args.ident:
+            client.delete(f"{collection}/{client.find(collection, ident)[_id_key(collection)]}/")
+    elif args.command == "create" and args.resource == "security-group-rule":
+        show(client.post(f"{collection}/", _rule_payload(args, client)), fmt, out)
+    elif args.command == "create":
+        data = {"name": args.name, **({"description": args.description} if args.description else {}), **_pairs(args.set)}
+        show(client.post(f"{collection}/", data), fmt, out)
+    elif args.command == "set":
+        obj = client.find(collection, args.ident)
+        data = {k: v for k, v in (("name", args.name), ("description", args.description)) if v is not None}
+        show(client.patch(f"{collection}/{obj[_id_key(collection)]}/", {**data, **_pairs(args.set)}), fmt, out)
+    elif args.command == "action":
+        obj = client.find(collection, args.ident)
+        result = client.post(f"{collection}/{obj[_id_key(collection)]}/{args.action}/", _pairs(args.set))
+        if result is not None:
+            show(result, fmt, out)
+
+
+def _id_key(collection):
+    return "id" if collection == "security-group-rules" else "uuid"
+
+
+def _rule_payload(args, client):
+    data = {"security_group_id": client.find("security-groups", args.group)["uuid"], "description": args.description}
+    if args.direction:
+        data["direction"] = args.direction
+    if args.protocol is not None:
+        data["protocol"] = None if args.protocol == "any" else args.protocol
+    if args.dst_port:
+        data["port_range_min"], data["port_range_max"] = args.dst_port
+    if args.remote_ip:
+        data["remote_ip_prefix"] = args.remote_ip
+    if args.remote_group:
+        data["remote_group_id"] = client.find("security-groups", args.remote_group)["uuid"]
+    if args.ethertype:
+        data["ethertype"] = args.ethertype
+    return data
+
+
+def main(argv=None, out=print, err=None):
+    err = err or (lambda text: print(text, file=sys.stderr))
+    args = build_parser().parse_args(_normalise(list(sys.argv[1:] if argv is None else argv)))
+    config = load_config()
+    url = args.url or config.get("url") or "http://localhost:8000"
+    if args.resource == "login":
+        import getpass
+
+        password = args.password or getpass.getpass("Password: ")
+        try:
+            token = Client(url).post("auth/token/", {"username": args.username, "password": password})["token"]
+        except ApiError as exc:
+            err(f"nimbo: {exc}")
+            return 1
+        save_config({"url": url, "token": token})
+        out(f"Logged in to {url} as {args.username}.")
+        return 0
+    client = Client(url, args.token or config.get("token"))
+    try:
+        run(args, client, out)
+    except ApiError as exc:
+        err(f"nimbo: {exc}")
+        return 1
+    except OSError as exc:
+        err(f"nimbo: cannot reach {url}: {exc}")
+        return 1
+    return 0

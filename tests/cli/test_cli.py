@@ -1,0 +1,77 @@
+"""The `nimbo` command-line client against a live server: tables for people, JSON for scripts."""
+
+import json
+
+import pytest
+from rest_framework.authtoken.models import Token
+
+from nimbo_cli.main import main
+from tests.support.factories import make_zone
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def nimbo(live_server, user, tmp_path, monkeypatch):
+    monkeypatch.setattr("nimbo_cli.client.CONFIG", tmp_path / "config.json")
+    token = Token.objects.create(user=user).key
+
+    def run(*argv, token=token):
+        out, err = [], []
+        code = main(["--url", live_server.url, *(["--token", token] if token else []), *argv], out=out.append,
+                    err=err.append)
+        return code, "\n".join(out), "\n".join(err)
+
+    return run
+
+
+def test_login_keeps_a_token(nimbo, live_server, tmp_path):
+    code, out, _ = nimbo("login", "--username", "alice", "--password", "correct-horse-9", token=None)
+    assert code == 0 and out == f"Logged in to {live_server.url} as alice."
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["url"] == live_server.url and Token.objects.get(key=saved["token"]).user.username == "alice"
+    assert (tmp_path / "config.json").stat().st_mode & 0o777 == 0o600
+    code, _, err = nimbo("login", "--username", "alice", "--password", "nope", token=None)
+    assert code == 1 and err == "nimbo: Unable to log in with provided credentials. [HTTP 400]"
+
+
+def test_create_show_list_delete_zone_as_tables_and_json(nimbo):
+    code, out, _ = nimbo("zone", "create", "ZONE1", "--description", "first zone")
+    assert code == 0
+    lines = out.splitlines()
+    assert [c.strip() for c in lines[1].split("|")[1:3]] == ["Field", "Value"]
+    rows = {c[1].strip(): c[2].strip() for c in (line.split("|") for line in lines[3:-1])}
+    assert rows["name"] == "ZONE1" and rows["description"] == "first zone" and rows["state"] == "Enabled"
+    code, out, _ = nimbo("-f", "json", "zone", "show", "ZONE1")
+    zone = json.loads(out)
+    assert zone["name"] == "ZONE1" and zone["state"] == "Enabled"
+    code, out, _ = nimbo("zone", "list")
+    assert "| ID " in out and f"| {zone['uuid']} | ZONE1 | Enabled |" in out
+    assert nimbo("zone", "delete", "ZONE1")[0] == 0
+    assert json.loads(nimbo("-f", "json", "zone", "list")[1]) == []
+
+
+def test_errors_name_the_field_and_the_reason(nimbo):
+    nimbo("zone", "create", "ZONE1")
+    code, _, err = nimbo("zone", "create", "ZONE1")
+    assert code == 1 and err == "nimbo: Zone with this Name already exists. (field: name) [HTTP 409]"
+    code, _, err = nimbo("zone", "show", "NOPE")
+    assert code == 1 and err == "nimbo: No zone named or with id 'NOPE'. [HTTP 404]"
+    code, _, err = nimbo("instance-offering", "create", "o1", "--set", "cpu_num=0", "--set", "memory_size=512M")
+    assert code == 1 and err == "nimbo: Ensure this value is greater than or equal to 1. (field: cpu_num) [HTTP 400]"
+
+
+def test_set_and_filters(nimbo):
+    zone = make_zone(name="ZONE1")
+    nimbo("cluster", "create", "CLUSTER1", "--set", f"zone={zone.uuid}", "--set", "hypervisor_type=Sandbox")
+    code, out, _ = nimbo("cluster", "set", "CLUSTER1", "--set", "state=Disabled")
+    assert code == 0 and any(line.split("|")[1:3] and [c.strip() for c in line.split("|")[1:3]] == ["state", "Disabled"]
+                             for line in out.splitlines())
+    rows = json.loads(nimbo("-f", "json", "cluster", "list", "--filter", "hypervisor_type=Sandbox")[1])
+    assert [r["name"] for r in rows] == ["CLUSTER1"]
+    assert json.loads(nimbo("-f", "json", "cluster", "list", "--filter", "hypervisor_type=KVM")[1]) == []
+
+
+def test_a_bad_token_is_refused(nimbo):
+    code, _, err = nimbo("zone", "list", token="bad")
+    assert code == 1 and err == "nimbo: Invalid token. [HTTP 401]"
