@@ -7,6 +7,7 @@ __all__ = [
     "make_zone", "make_cluster", "make_offering",
     # networks and VMs
     "make_image", "make_l2", "make_l3", "make_ip_range", "make_vm", "make_nic",
+    "make_vr_offering", "make_vip",
 ]
 
 
@@ -95,3 +96,24 @@ def make_nic(vm, l3, ip=None, device_index=0):
     nic.used_ip, nic.ip, nic.netmask, nic.gateway = used, used.ip, used.netmask, used.gateway
     nic.save()
     return nic
+
+
+def make_vr_offering(l3, name="VR-OFFERING", public_l3=None, **fields):
+    from apps.vrouter.models import VirtualRouterOffering
+
+    fields = {"cpu_num": 1, "cpu_speed": 512, "memory_size": 512 * 1024**2, "is_default": True, **fields}
+    if "image" not in fields:
+        fields["image"] = make_image(name="VIRTUAL-ROUTER", system=True)
+    return VirtualRouterOffering.objects.create(name=name, zone=l3.l2_network.zone, management_l3=l3,
+                                                public_l3=public_l3 or l3, **fields)
+
+
+def make_vip(l3, name="VIP1", ip=None, **fields):
+    from apps.networks.ipam import allocate_ip
+    from apps.vrouter.models import Vip
+
+    vip = Vip(name=name, l3_network=l3, **fields)
+    used = allocate_ip(l3, requested=ip, owner=vip)
+    vip.used_ip, vip.ip, vip.netmask, vip.gateway = used, used.ip, used.netmask, used.gateway
+    vip.save()
+    return vip
