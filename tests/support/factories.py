@@ -9,6 +9,7 @@ __all__ = [
     "make_image", "make_l2", "make_l3", "make_ip_range", "make_vm", "make_nic",
     "make_vr_offering", "make_vip",
 ]
+__all__ += ["make_primary_storage", "make_local_backup_storage"]
 
 
 def make_zone(name="ZONE1", **fields):
@@ -117,3 +118,25 @@ def make_vip(l3, name="VIP1", ip=None, **fields):
     vip.used_ip, vip.ip, vip.netmask, vip.gateway = used, used.ip, used.netmask, used.gateway
     vip.save()
     return vip
+
+def make_primary_storage(zone=None, name="PRIMARY-STORAGE1", url=None, type="LocalStorage", **fields):
+    """A local-directory primary storage in a fresh temporary directory (not yet attached)."""
+    import tempfile
+
+    from apps.storage.models import PrimaryStorage
+
+    storage = PrimaryStorage(zone=zone or make_zone(), name=name, type=type,
+                             url=url or tempfile.mkdtemp(prefix="nimbo-ps-"), **fields)
+    storage.full_clean()
+    storage.save()
+    return storage
+
+
+def make_local_backup_storage(name="BACKUP-STORAGE1", folder=None, **fields):
+    """A connected Local backup storage in a fresh temporary directory."""
+    import tempfile
+
+    from apps.storage.models import BackupStorage
+
+    return BackupStorage.objects.create(name=name, type="Local", folder=folder or tempfile.mkdtemp(prefix="nimbo-bs-"),
+                                        status="Connected", **fields)
