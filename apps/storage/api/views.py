@@ -1,3 +1,4 @@
+from django.db import transaction
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
@@ -57,9 +58,11 @@ class BackupStorageViewSet(ServiceViewSet):
         """Add a backup storage: a job connects to it, checks the folder and reads its capacity."""
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        storage, job = services.add_backup_storage(user=request.user, **serializer.validated_data)
+        with transaction.atomic():  # the job starts on commit: show the storage as it was added
+            storage, job = services.add_backup_storage(user=request.user, **serializer.validated_data)
+            data = self.get_serializer(self._reread(storage)).data
         response = job_accepted(job)
-        response.data["backup_storage"] = self.get_serializer(self._reread(storage)).data
+        response.data["backup_storage"] = data
         return response
 
     def _zone(self, request):
@@ -95,9 +98,11 @@ class VolumeViewSet(ServiceViewSet):
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        volume, job = volumes.start_create_data_volume(user=request.user, **serializer.validated_data)
+        with transaction.atomic():
+            volume, job = volumes.start_create_data_volume(user=request.user, **serializer.validated_data)
+            data = self.get_serializer(self._reread(volume)).data
         response = job_accepted(job)
-        response.data["volume"] = self.get_serializer(self._reread(volume)).data
+        response.data["volume"] = data
         return response
 
     @extend_schema(responses={202: JobSerializer})
