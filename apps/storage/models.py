@@ -181,8 +181,8 @@ class BackupStorage(BaseModel):
 class Volume(BaseModel):
     """A VM disk on primary storage: a root volume (a qcow2 overlay on a cached image) or a data volume.
 
-    The VM it belongs to is linked from the compute side (a nullable foreign key to the VM added
-    there), so storage does not depend on compute.
+    `vm_instance` is the VM it belongs to (empty for a detached data volume); a VM cannot be
+    deleted while it still has volumes: its delete removes them first (delete_volume).
     """
 
     type = models.CharField(max_length=8, choices=VolumeType.choices, default=VolumeType.DATA, verbose_name="type")
@@ -190,6 +190,8 @@ class Volume(BaseModel):
                                         verbose_name="primary storage")
     host = models.ForeignKey("infra.Host", null=True, blank=True, on_delete=models.PROTECT, related_name="volumes",
                              verbose_name="host", help_text="For local storage: the host whose disk holds it.")
+    vm_instance = models.ForeignKey("compute.VmInstance", null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="volumes", verbose_name="VM")
     image = models.ForeignKey("images.Image", null=True, blank=True, on_delete=models.PROTECT,
                               related_name="volumes", verbose_name="image")
     size = SizeField(default=0, verbose_name="size")

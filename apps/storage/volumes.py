@@ -6,8 +6,8 @@
   on the cached image (`qemu-img create -f qcow2 -b <cache> -F qcow2`): instant once cached.
 - `delete_volume(volume)`: removes its file and its row.
 
-`host` is the host that will run the VM (None: the management node). The VM linkage lives on the
-compute side (a nullable foreign key from the volume to its VM, added there).
+`host` is the host that will run the VM (None: the management node). Set `volume.vm_instance`
+to link a volume to its VM.
 """
 
 import contextlib

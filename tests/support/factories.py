@@ -8,8 +8,9 @@ __all__ = [
     # networks and VMs
     "make_image", "make_l2", "make_l3", "make_ip_range", "make_vm", "make_nic",
     "make_vr_offering", "make_vip",
+    # storage
+    "make_primary_storage", "make_local_backup_storage",
 ]
-__all__ += ["make_primary_storage", "make_local_backup_storage"]
 
 
 def make_zone(name="ZONE1", **fields):

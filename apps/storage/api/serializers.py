@@ -47,9 +47,10 @@ class VolumeSerializer(NimboModelSerializer):
     primary_storage = serializers.SlugRelatedField(slug_field="uuid", queryset=PrimaryStorage.objects.all())
     image = serializers.SlugRelatedField(slug_field="uuid", read_only=True)
     host = serializers.SlugRelatedField(slug_field="uuid", read_only=True)
+    vm_instance = serializers.SlugRelatedField(slug_field="uuid", read_only=True)
 
     class Meta:
         model = Volume
-        fields = ["uuid", "name", "description", "type", "primary_storage", "host", "image", "size", "actual_size",
+        fields = ["uuid", "name", "description", "type", "primary_storage", "host", "vm_instance", "image", "size", "actual_size",
                   "format", "install_path", "state", "created", "updated"]
         read_only_fields = ["type", "actual_size", "install_path", "state"]

@@ -86,7 +86,7 @@ class BackupStorageViewSet(ServiceViewSet):
 class VolumeViewSet(ServiceViewSet):
     """Volumes: data volumes are created here (a job); root volumes come with their VM."""
 
-    queryset = Volume.objects.select_related("primary_storage", "image", "host")
+    queryset = Volume.objects.select_related("primary_storage", "image", "host", "vm_instance")
     serializer_class = VolumeSerializer
     filterset_fields = ["name", "type", "state", "primary_storage", "image"]
     search_fields = ["name", "description"]
