@@ -1,5 +1,9 @@
+from rest_framework import serializers
+
+from apps.compute.models import InstanceOffering, VmInstance, VmNic
 from apps.core.api.serializers import NimboModelSerializer
-from apps.compute.models import InstanceOffering
+from apps.images.models import Image
+from apps.networks.models import L3Network
 
 
 class InstanceOfferingSerializer(NimboModelSerializer):
@@ -7,3 +11,44 @@ class InstanceOfferingSerializer(NimboModelSerializer):
         model = InstanceOffering
         fields = ["uuid", "name", "description", "cpu_num", "cpu_speed", "memory_size", "allocator_strategy",
                   "created", "updated"]
+
+
+class VmNicSerializer(serializers.ModelSerializer):
+    vm_instance = serializers.SlugRelatedField(slug_field="uuid", read_only=True)
+    l3_network = serializers.SlugRelatedField(slug_field="uuid", read_only=True)
+    l3_network_name = serializers.CharField(source="l3_network.name", read_only=True)
+
+    class Meta:
+        model = VmNic
+        fields = ["uuid", "vm_instance", "l3_network", "l3_network_name", "ip", "netmask", "gateway", "mac",
+                  "device_index", "internal_name", "created", "updated"]
+        read_only_fields = fields
+
+
+class VmInstanceSerializer(NimboModelSerializer):
+    instance_offering = serializers.SlugRelatedField(slug_field="uuid", read_only=True)
+    image = serializers.SlugRelatedField(slug_field="uuid", read_only=True)
+    zone = serializers.SlugRelatedField(slug_field="uuid", read_only=True)
+    cluster = serializers.SlugRelatedField(slug_field="uuid", read_only=True)
+    host = serializers.SlugRelatedField(slug_field="uuid", read_only=True)
+    nics = VmNicSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = VmInstance
+        fields = ["uuid", "name", "description", "hostname", "type", "state", "instance_offering", "image", "zone",
+                  "cluster", "host", "nics", "created", "updated"]
+        read_only_fields = ["type", "state"]
+
+
+class CreateVmSerializer(serializers.Serializer):
+    """A VM record with one NIC per L3 network (addresses and MACs allocated; nothing boots)."""
+
+    name = serializers.CharField(max_length=255)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    hostname = serializers.CharField(required=False, allow_blank=True, default="", max_length=63)
+    instance_offering = serializers.SlugRelatedField(slug_field="uuid", queryset=InstanceOffering.objects.all())
+    image = serializers.SlugRelatedField(slug_field="uuid", queryset=Image.objects.all())
+    l3_networks = serializers.SlugRelatedField(slug_field="uuid", many=True,
+                                               queryset=L3Network.objects.select_related("l2_network__zone"))
+    static_ips = serializers.DictField(child=serializers.IPAddressField(protocol="IPv4"), required=False,
+                                       help_text="{L3 network uuid: address}")

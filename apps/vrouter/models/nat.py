@@ -82,8 +82,9 @@ class PortForwardingRule(BaseModel):
     def clean(self):
         self.fill_defaults()
         super().clean()
-        if None in (self.vip_port_start, self.vip_port_end, self.guest_port_start, self.guest_port_end):
-            return
+        ports = (self.vip_port_start, self.vip_port_end, self.guest_port_start, self.guest_port_end)
+        if any(p is None or not 1 <= p <= 65535 for p in ports):
+            return  # the field validators report it
         if self.vip_port_start > self.vip_port_end:
             raise ValidationError({"vip_port_end": "The VIP end port is lower than the VIP start port."})
         if self.guest_port_start > self.guest_port_end:

@@ -1,0 +1,8 @@
+from .views import EipViewSet, PortForwardingRuleViewSet, VipViewSet, VirtualRouterOfferingViewSet
+
+
+def register(router):
+    router.register("virtual-router-offerings", VirtualRouterOfferingViewSet, basename="virtual-router-offering")
+    router.register("vips", VipViewSet, basename="vip")
+    router.register("port-forwarding-rules", PortForwardingRuleViewSet, basename="port-forwarding-rule")
+    router.register("eips", EipViewSet, basename="eip")
