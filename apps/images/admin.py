@@ -1,0 +1,75 @@
+from django import forms
+from django.contrib import admin, messages
+
+from apps.core.admin import ServiceAdmin
+from apps.core.fields import format_size
+from apps.storage.models import BackupStorage
+
+from . import services
+from .models import Image, ImageBackupStorageRef, ImageCache
+
+
+class CopyInline(admin.TabularInline):
+    model = ImageBackupStorageRef
+    fields = ["backup_storage", "state", "install_path", "error"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class CacheInline(CopyInline):
+    model = ImageCache
+    fields = ["primary_storage", "host", "state", "install_path", "size"]
+    readonly_fields = fields
+
+
+class ImageForm(forms.ModelForm):
+    backup_storages = forms.ModelMultipleChoiceField(queryset=BackupStorage.objects.all(), required=False,
+                                                     help_text="One download job per backup storage.")
+
+    class Meta:
+        model = Image
+        fields = ["name", "description", "url", "format", "media_type", "platform", "system"]
+
+
+@admin.register(Image)
+class ImageAdmin(ServiceAdmin):
+    form = ImageForm
+    list_display = ["name", "format", "media_type", "platform", "system", "state", "size", "created"]
+    list_filter = ["state", "format", "media_type", "platform", "system"]
+    search_fields = ["name", "description", "url", "sha256"]
+    readonly_fields = ["state", "actual_size", "virtual_size", "sha256"]
+    inlines = [CopyInline, CacheInline]
+    update_service = services.update_image
+
+    def get_fields(self, request, obj=None):
+        base = ["name", "description", "url", "format", "media_type", "platform", "system"]
+        return [*base, *self.readonly_fields] if obj else [*base, "backup_storages"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "url", "format", "media_type"] if obj else []
+
+    @admin.display(description="actual size")
+    def size(self, obj):
+        return format_size(obj.actual_size) if obj.actual_size is not None else "-"
+
+    def save_model(self, request, obj, form, change):
+        data = {f: form.cleaned_data[f] for f in ImageForm.Meta.fields if f in form.cleaned_data}
+        if change:
+            saved = services.update_image(obj, user=request.user, **data)
+        else:
+            saved, _jobs = services.add_image(user=request.user, backup_storages=list(
+                form.cleaned_data.get("backup_storages") or []), **data)
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+    def delete_model(self, request, obj):
+        services.delete_image(obj, user=request.user)
+        self.message_user(request, f"Deleting image {obj.name}: its files are removed by a job.", messages.INFO)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)

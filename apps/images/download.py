@@ -1,0 +1,80 @@
+"""Fetching an image from its URL into a local file, with progress and a running sha256.
+
+http(s):// through urllib; file:/// and absolute paths read a file on the management node.
+Every failure is a JobFailed with a message that names the URL and the reason; the partial
+file is removed before it is raised.
+"""
+
+import errno
+import hashlib
+import http.client
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from apps.core.exceptions import JobFailed
+
+CHUNK = 256 * 1024
+TIMEOUT = 30
+
+
+def _open(url):
+    """(readable stream, total bytes or None) for `url`."""
+    if url.lower().startswith(("http://", "https://")):
+        try:
+            response = urllib.request.urlopen(urllib.request.Request(url, headers={"User-Agent": "Nimbo"}),
+                                              timeout=TIMEOUT)
+        except urllib.error.HTTPError as exc:
+            raise JobFailed(f"Cannot download {url}: HTTP {exc.code} {exc.reason}.") from exc
+        except urllib.error.URLError as exc:
+            reason = exc.reason.strerror if isinstance(exc.reason, OSError) and exc.reason.strerror else exc.reason
+            raise JobFailed(f"Cannot download {url}: {reason}.") from exc
+        except (OSError, http.client.HTTPException) as exc:
+            raise JobFailed(f"Cannot download {url}: {exc}.") from exc
+        length = response.headers.get("Content-Length")
+        return response, int(length) if length and length.isdigit() else None
+    path = urllib.parse.unquote(urllib.parse.urlparse(url).path) if url.lower().startswith("file://") else url
+    try:
+        stream = open(path, "rb")  # noqa: SIM115 - closed by the caller
+    except OSError as exc:
+        raise JobFailed(f"Cannot read {path}: {exc.strerror}.") from exc
+    if not os.path.isfile(path):
+        stream.close()
+        raise JobFailed(f"Cannot read {path}: not a regular file.")
+    return stream, os.path.getsize(path)
+
+
+def download(url, dest, progress=None, space_name="the backup storage"):
+    """Copy `url` to `dest`; returns {"size", "sha256"}. `progress(done, total)` is called per chunk."""
+    digest = hashlib.sha256()
+    done = 0
+    stream, total = _open(url)
+    try:
+        with stream, open(dest, "wb") as out:
+            while True:
+                try:
+                    chunk = stream.read(CHUNK)
+                except (OSError, http.client.HTTPException) as exc:
+                    raise JobFailed(f"Cannot download {url}: the transfer broke off ({exc}).") from exc
+                if not chunk:
+                    break
+                out.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done, total)
+            out.flush()
+            os.fsync(out.fileno())
+        if total is not None and done != total:
+            raise JobFailed(f"Cannot download {url}: got {done} of {total} bytes.")
+    except OSError as exc:
+        Path(dest).unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise JobFailed(f"Not enough space on {space_name} for {url} ({done} bytes written).") from exc
+        raise JobFailed(f"Cannot write the image: {exc.strerror or exc}.") from exc
+    except BaseException:
+        Path(dest).unlink(missing_ok=True)
+        raise
+    return {"size": done, "sha256": digest.hexdigest()}
