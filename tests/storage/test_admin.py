@@ -1,0 +1,43 @@
+"""The portal (admin) pages of storage and images render, and adding goes through the services."""
+
+import pytest
+from django.test import Client
+
+from apps.core.models import Job
+from apps.images.models import Image
+from apps.storage.models import PrimaryStorage
+from tests.support.factories import make_local_backup_storage, make_primary_storage, make_zone
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def client(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_pages_render(client, tmp_path):
+    storage = make_primary_storage(url=str(tmp_path / "ps"))
+    backup = make_local_backup_storage(folder=str(tmp_path / "bs"))
+    image = Image.objects.create(name="img", url="/srv/a.qcow2")
+    for url in ["/storage/primarystorage/", "/storage/primarystorage/add/", f"/storage/primarystorage/{storage.pk}/change/",
+                "/storage/backupstorage/", "/storage/backupstorage/add/", f"/storage/backupstorage/{backup.pk}/change/",
+                "/storage/volume/", "/images/image/", "/images/image/add/", f"/images/image/{image.pk}/change/"]:
+        assert client.get(url).status_code == 200, url
+
+
+def test_admin_add_primary_storage_refuses_with_the_same_words(client):
+    zone = make_zone()
+    response = client.post("/storage/primarystorage/add/", {"name": "PS", "zone": zone.pk, "type": "NFS",
+                                                            "url": "server:/proc/x", "state": "Enabled",
+                                                            "attachments-TOTAL_FORMS": 0,
+                                                            "attachments-INITIAL_FORMS": 0})
+    assert "The exported path cannot be under /dev, /proc or /sys." in response.content.decode()
+    assert not PrimaryStorage.objects.exists()
+    client.post("/storage/primarystorage/add/", {"name": "PS", "zone": zone.pk, "type": "NFS",
+                                                 "url": "server:/export", "state": "Enabled",
+                                                 "attachments-TOTAL_FORMS": 0, "attachments-INITIAL_FORMS": 0})
+    assert PrimaryStorage.objects.get().url == "server:/export"
+    assert Job.objects.get().kind == "addPrimaryStorage"
