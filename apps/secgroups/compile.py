@@ -1,0 +1,291 @@
+"""Security groups of one host -> a firewall plan (pure: plain data in, plain data out).
+
+The plan is what `workers.host.firewall.apply_plan` converges a host to. It is JSON-friendly:
+
+    {"v4": {"chains": {name: [rule, ...]}}, "v6": {...},
+     "ipsets": {name: {"family": "inet" | "inet6", "members": [...]}},
+     "nics": {nic_id: {"device", "ips", "mac", "chains", "egress_default", "rules": [...]}}}
+
+Rules are written exactly as `iptables-save` prints them, so a read-back compares line by line.
+
+Layout (filter table, IPv4 and IPv6 alike):
+
+    FORWARD --(one jump)--> nimbo-FORWARD: for each filtered NIC, traffic bridged to or from
+                            its device goes to nimbo-sg
+    nimbo-sg     to the NIC (--physdev-out)   -> nimbo-i-<nic>  (ingress)
+                 from the NIC (--physdev-in)  -> nimbo-s-<nic>  (defaults: anti-spoofing)
+                                              -> nimbo-o-<nic>  (egress)
+                 then ACCEPT (a packet that came back from every chain it met is allowed)
+    nimbo-i-<nic>  established/related, DHCP replies (ICMPv6 ND/RA), the ingress rules, DROP
+    nimbo-s-<nic>  DHCP discovery from 0.0.0.0, the NIC's own IPs with its own MAC, else DROP
+    nimbo-o-<nic>  DHCP, established/related, DNS to the router, ICMPv6 ND, the egress rules,
+                   DROP only when the NIC's groups hold egress rules (else everything leaves)
+
+Remote-group rules match one ipset per group and family (`nimbo-g<group>-4`/`-6`), so a
+membership change rewrites the set only. A NIC in no group gets no chain at all.
+"""
+
+import hashlib
+from dataclasses import dataclass, field
+
+TOP_CHAIN = "nimbo-FORWARD"
+SG_CHAIN = "nimbo-sg"
+CHAIN_PREFIX = "nimbo-"
+FAMILIES = ("v4", "v6")
+ETHERTYPE_FAMILY = {"IPv4": "v4", "IPv6": "v6"}
+
+# Protocol numbers as iptables-save prints them (its names come from /etc/protocols).
+PROTOCOL_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 47: "gre", 50: "esp", 51: "ah", 58: "ipv6-icmp", 132: "sctp"}
+PORT_PROTOCOLS = {6, 17, 132}
+ICMP_PROTOCOLS = {1, 58}
+ANY = "any"
+# A TCP segment that is not a SYN yet has no conntrack entry (its entry was deleted with the rule
+# that allowed it): never let conntrack pick the stream up again half-way.
+MIDSTREAM = "-p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -m conntrack --ctstate NEW"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One security group rule in the neutral (Neutron-like) form.
+
+    protocol: None (any) or an IP protocol number; ICMP rules carry the type in port_min and
+    the code in port_max (None = any). A rule has at most one remote: a prefix or a group.
+    """
+
+    id: str
+    direction: str  # "ingress" | "egress"
+    ethertype: str  # "IPv4" | "IPv6"
+    protocol: int | None = None
+    port_min: int | None = None
+    port_max: int | None = None
+    remote_ip_prefix: str | None = None
+    remote_group_id: str | None = None
+
+    @property
+    def family(self):
+        return ETHERTYPE_FAMILY[self.ethertype]
+
+
+@dataclass(frozen=True)
+class Nic:
+    """A VM NIC on this host: its bridge port device, MAC, addresses and groups."""
+
+    id: str
+    device: str
+    mac: str
+    ips: tuple = ()
+    group_ids: tuple = ()
+    dns_servers: tuple = ()  # the router's addresses the NIC may always ask for DNS
+
+
+@dataclass
+class HostState:
+    """Everything the compiler needs for one host."""
+
+    nics: list
+    rules: dict  # group id -> [Rule]
+    members: dict = field(default_factory=dict)  # group id -> [IP] of every NIC in the group
+
+
+def short_id(value):
+    """12 hex characters that stay the same for an object: its uuid's, or a hash of its id."""
+    text = str(value).replace("-", "").lower()
+    if len(text) >= 12 and all(c in "0123456789abcdef" for c in text[:12]):
+        return text[:12]
+    return hashlib.sha1(str(value).encode()).hexdigest()[:12]
+
+
+def nic_chains(nic_id):
+    """(ingress, defaults, egress) chain names: at most 20 characters (iptables allows 28)."""
+    key = short_id(nic_id)
+    return f"nimbo-i-{key}", f"nimbo-s-{key}", f"nimbo-o-{key}"
+
+
+def ipset_name(group_id, family):
+    """The set of a group's member addresses (at most 19 characters; ipset allows 31)."""
+    return f"nimbo-g{short_id(group_id)}-{family[1]}"
+
+
+def is_v6(address):
+    return ":" in address
+
+
+def _host_prefix(address):
+    address = address.split("/")[0]
+    return f"{address}/128" if is_v6(address) else f"{address}/32"
+
+
+def _canonical_prefix(prefix, family):
+    """A CIDR as iptables-save prints it (0.0.0.0/0 and ::/0 are omitted entirely)."""
+    import ipaddress
+
+    network = ipaddress.ip_network(prefix, strict=False)
+    if network.prefixlen == 0:
+        return None
+    return str(network)
+
+
+def protocol_name(number):
+    return PROTOCOL_NAMES.get(number, str(number))
+
+
+def rule_match(rule, members_set=None):
+    """The match part of an iptables rule for one security group rule (without -A/-j)."""
+    parts = []
+    remote_flag = "-s" if rule.direction == "ingress" else "-d"
+    if rule.remote_ip_prefix:
+        prefix = _canonical_prefix(rule.remote_ip_prefix, rule.family)
+        if prefix:
+            parts.append(f"{remote_flag} {prefix}")
+    proto = rule.protocol
+    if proto is not None:
+        if proto in ICMP_PROTOCOLS:
+            proto = 58 if rule.family == "v6" else 1
+        name = protocol_name(proto)
+        parts.append(f"-p {name}")
+        if proto in PORT_PROTOCOLS and rule.port_min is not None:
+            lo, hi = rule.port_min, rule.port_max if rule.port_max is not None else rule.port_min
+            ports = str(lo) if lo == hi else f"{lo}:{hi}"
+            parts.append(f"-m {name} --dport {ports}")
+        elif proto in ICMP_PROTOCOLS and rule.port_min is not None and rule.port_min >= 0:
+            kind = "icmp6 --icmpv6-type" if proto == 58 else "icmp --icmp-type"
+            code = f"/{rule.port_max}" if rule.port_max is not None and rule.port_max >= 0 else ""
+            parts.append(f"-m {kind} {rule.port_min}{code}")
+    if members_set:
+        parts.append(f"-m set --match-set {members_set} {'src' if rule.direction == 'ingress' else 'dst'}")
+    parts.append(f'-m comment --comment "r:{rule.id}"')
+    return " ".join(parts)
+
+
+def _ingress_chain(chain, nic, rules, family, sets):
+    lines = [
+        f"-A {chain} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN",
+        f"-A {chain} -m conntrack --ctstate INVALID -j DROP",
+        f"-A {chain} {MIDSTREAM} -j DROP",
+    ]
+    if family == "v4":
+        lines.append(f"-A {chain} -p udp -m udp --sport 67 --dport 68 -j RETURN")
+    else:
+        lines += [f"-A {chain} -p ipv6-icmp -m icmp6 --icmpv6-type {t} -j RETURN" for t in (130, 131, 132, 134, 135, 136)]
+        lines.append(f"-A {chain} -p udp -m udp --sport 547 --dport 546 -j RETURN")
+    for rule in rules:
+        lines.append(f"-A {chain} {rule_match(rule, sets.get(rule.remote_group_id))} -j RETURN")
+    lines.append(f"-A {chain} -j DROP")
+    return lines
+
+
+def _spoof_chain(chain, nic, family):
+    mac = nic.mac.lower()
+    lines = []
+    if family == "v4":
+        lines.append(
+            f"-A {chain} -s 0.0.0.0/32 -d 255.255.255.255/32 -p udp -m udp --sport 68 --dport 67 "
+            f"-m mac --mac-source {mac} -j RETURN"
+        )
+        sources = [_host_prefix(ip) for ip in nic.ips if not is_v6(ip)]
+    else:
+        # Link-local addresses and duplicate address detection (from ::) keep IPv6 working.
+        sources = ["fe80::/64", "::/128"] + [_host_prefix(ip) for ip in nic.ips if is_v6(ip)]
+    lines += [f"-A {chain} -s {src} -m mac --mac-source {mac} -j RETURN" for src in sources]
+    lines.append(f"-A {chain} -j DROP")
+    return lines
+
+
+def _egress_chain(chain, nic, rules, family, sets, default_allow):
+    lines = []
+    if family == "v4":
+        lines.append(f"-A {chain} -p udp -m udp --sport 68 --dport 67 -j RETURN")
+        lines.append(f"-A {chain} -p udp -m udp --sport 67 --dport 68 -j DROP")  # no rogue DHCP server
+    else:
+        lines += [f"-A {chain} -p ipv6-icmp -m icmp6 --icmpv6-type {t} -j RETURN" for t in (130, 131, 132, 133, 135, 136, 143)]
+        lines.append(f"-A {chain} -p udp -m udp --sport 546 --dport 547 -j RETURN")
+        lines.append(f"-A {chain} -p ipv6-icmp -m icmp6 --icmpv6-type 134 -j DROP")  # no rogue router
+    lines.append(f"-A {chain} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN")
+    lines.append(f"-A {chain} -m conntrack --ctstate INVALID -j DROP")
+    lines.append(f"-A {chain} {MIDSTREAM} -j DROP")
+    for server in nic.dns_servers:
+        if is_v6(server) == (family == "v6"):
+            for proto in ("udp", "tcp"):
+                lines.append(f"-A {chain} -d {_host_prefix(server)} -p {proto} -m {proto} --dport 53 -j RETURN")
+    for rule in rules:
+        lines.append(f"-A {chain} {rule_match(rule, sets.get(rule.remote_group_id))} -j RETURN")
+    if not default_allow:
+        lines.append(f"-A {chain} -j DROP")
+    return lines
+
+
+def compile_host(state):
+    """The whole firewall plan of one host from its NICs, their groups' rules and the members."""
+    plan = {"v4": {"chains": {}}, "v6": {"chains": {}}, "ipsets": {}, "nics": {}}
+    filtered = sorted((n for n in state.nics if n.group_ids), key=lambda n: n.id)
+    needed_sets = {}
+    for nic in filtered:
+        for gid in nic.group_ids:
+            for rule in state.rules.get(gid, ()):
+                if rule.remote_group_id:
+                    needed_sets[(rule.remote_group_id, rule.family)] = ipset_name(rule.remote_group_id, rule.family)
+    for (gid, family), name in sorted(needed_sets.items(), key=lambda kv: kv[1]):
+        members = sorted({ip.split("/")[0] for ip in state.members.get(gid, ()) if is_v6(ip) == (family == "v6")})
+        plan["ipsets"][name] = {"family": "inet6" if family == "v6" else "inet", "members": members}
+
+    for family in FAMILIES:
+        chains = plan[family]["chains"]
+        top, sg = [], []
+        for nic in filtered:
+            ingress, spoof, egress = nic_chains(nic.id)
+            rules = _unique_rules(nic, state.rules)
+            default_allow = not any(r.direction == "egress" for r in rules)
+            fam_rules = [r for r in rules if r.family == family]
+            sets = {gid: name for (gid, fam), name in needed_sets.items() if fam == family}
+            dev = nic.device
+            top.append(f"-A {TOP_CHAIN} -m physdev --physdev-out {dev} --physdev-is-bridged -j {SG_CHAIN}")
+            top.append(f"-A {TOP_CHAIN} -m physdev --physdev-in {dev} --physdev-is-bridged -j {SG_CHAIN}")
+            sg.append(f"-A {SG_CHAIN} -m physdev --physdev-out {dev} --physdev-is-bridged -j {ingress}")
+            sg.append(f"-A {SG_CHAIN} -m physdev --physdev-in {dev} --physdev-is-bridged -j {spoof}")
+            sg.append(f"-A {SG_CHAIN} -m physdev --physdev-in {dev} --physdev-is-bridged -j {egress}")
+            chains[ingress] = _ingress_chain(ingress, nic, [r for r in fam_rules if r.direction == "ingress"], family, sets)
+            chains[spoof] = _spoof_chain(spoof, nic, family)
+            chains[egress] = _egress_chain(
+                egress, nic, [r for r in fam_rules if r.direction == "egress"], family, sets, default_allow
+            )
+            if family == "v4":
+                plan["nics"][nic.id] = {
+                    "device": dev,
+                    "mac": nic.mac.lower(),
+                    "ips": list(nic.ips),
+                    "chains": [ingress, spoof, egress],
+                    "egress_default": default_allow,
+                    "rules": [_rule_data(r, needed_sets) for r in rules],
+                }
+        if filtered:
+            sg.append(f"-A {SG_CHAIN} -j ACCEPT")
+            chains[TOP_CHAIN] = top
+            chains[SG_CHAIN] = sg
+    return plan
+
+
+def _unique_rules(nic, rules_by_group):
+    """The rules of all the NIC's groups, each distinct match once (order: group, then rule)."""
+    seen, out = set(), []
+    for gid in nic.group_ids:
+        for rule in rules_by_group.get(gid, ()):
+            key = (rule.direction, rule.ethertype, rule.protocol, rule.port_min, rule.port_max,
+                   rule.remote_ip_prefix, rule.remote_group_id)
+            if key not in seen:
+                seen.add(key)
+                out.append(rule)
+    return out
+
+
+def _rule_data(rule, sets):
+    """A rule as plain data, for the applier's conntrack clean-up (which flows a rule allowed)."""
+    return {
+        "id": rule.id,
+        "direction": rule.direction,
+        "family": rule.family,
+        "protocol": rule.protocol,
+        "port_min": rule.port_min,
+        "port_max": rule.port_max,
+        "remote_ip_prefix": rule.remote_ip_prefix,
+        "remote_set": sets.get((rule.remote_group_id, rule.family)) if rule.remote_group_id else None,
+    }

@@ -1,0 +1,93 @@
+"""The compiler alone: plain data in, a firewall plan out (no root, no database)."""
+
+import pytest
+
+from apps.secgroups.compile import HostState, Nic, Rule, compile_host, ipset_name, nic_chains, rule_match
+from tests.support.sglab import Lab
+from workers.host import firewall
+
+NIC = "5b1d6a3e-7c1f-4a8e-9d1e-0a1b2c3d4e5f"
+
+
+def plan_for(rules, members=None, ips=("10.0.0.2",), groups=("g",)):
+    nic = Nic(NIC, "vnic0", "52:54:00:AA:BB:CC", ips, groups, dns_servers=("10.0.0.1",))
+    return compile_host(HostState(nics=[nic], rules={"g": rules}, members=members or {}))
+
+
+def test_chain_names_are_stable_and_fit_iptables_limit():
+    names = nic_chains(NIC)
+    assert names == ("nimbo-i-5b1d6a3e7c1f", "nimbo-s-5b1d6a3e7c1f", "nimbo-o-5b1d6a3e7c1f")
+    assert all(len(n) <= 28 for n in names)
+    assert nic_chains("not-a-uuid") == nic_chains("not-a-uuid") and len(nic_chains("x" * 99)[0]) <= 28
+    assert firewall.short_id(NIC) == "5b1d6a3e7c1f" and firewall.short_id("x" * 99) == nic_chains("x" * 99)[0][8:]
+    assert len(ipset_name(NIC, "v6")) <= 31
+
+
+def test_a_nic_in_no_group_is_not_filtered():
+    plan = plan_for([], groups=())
+    assert plan["v4"]["chains"] == {} and plan["v6"]["chains"] == {} and plan["nics"] == {}
+
+
+def test_rule_forms():
+    r = Rule("a", "ingress", "IPv4", 6, 22, 22, remote_ip_prefix="10.0.0.0/24")
+    assert rule_match(r) == '-s 10.0.0.0/24 -p tcp -m tcp --dport 22 -m comment --comment "r:a"'
+    r = Rule("b", "egress", "IPv4", 17, 100, 200, remote_ip_prefix="0.0.0.0/0")
+    assert rule_match(r) == '-p udp -m udp --dport 100:200 -m comment --comment "r:b"'
+    assert rule_match(Rule("c", "ingress", "IPv4", 1, -1, -1)) == '-p icmp -m comment --comment "r:c"'
+    assert rule_match(Rule("d", "ingress", "IPv4", 1, 8, -1)) == '-p icmp -m icmp --icmp-type 8 -m comment --comment "r:d"'
+    assert rule_match(Rule("e", "ingress", "IPv6", 1, 128, 0)) == (
+        '-p ipv6-icmp -m icmp6 --icmpv6-type 128/0 -m comment --comment "r:e"')
+    assert rule_match(Rule("f", "ingress", "IPv4", 47)) == '-p gre -m comment --comment "r:f"'
+    assert rule_match(Rule("g", "ingress", "IPv6", None, remote_group_id="x"), "nimbo-gx-6") == (
+        '-m set --match-set nimbo-gx-6 src -m comment --comment "r:g"')
+
+
+def test_egress_is_open_until_a_group_holds_egress_rules():
+    v4 = plan_for([Rule("i", "ingress", "IPv4", 6, 22, 22)])["v4"]["chains"]
+    assert v4["nimbo-o-5b1d6a3e7c1f"][-1].endswith("-j DROP") is False
+    v4 = plan_for([Rule("e4", "egress", "IPv4"), Rule("e6", "egress", "IPv6")])
+    egress = v4["v4"]["chains"]["nimbo-o-5b1d6a3e7c1f"]
+    assert egress[-2:] == ['-A nimbo-o-5b1d6a3e7c1f -m comment --comment "r:e4" -j RETURN',
+                           "-A nimbo-o-5b1d6a3e7c1f -j DROP"]
+    assert "-A nimbo-o-5b1d6a3e7c1f -d 10.0.0.1/32 -p udp -m udp --dport 53 -j RETURN" in egress
+    assert v4["nics"][NIC]["egress_default"] is False
+
+
+def test_defaults_chain_holds_anti_spoofing():
+    plan = plan_for([])
+    assert plan["v4"]["chains"]["nimbo-s-5b1d6a3e7c1f"] == [
+        "-A nimbo-s-5b1d6a3e7c1f -s 0.0.0.0/32 -d 255.255.255.255/32 -p udp -m udp --sport 68 --dport 67 "
+        "-m mac --mac-source 52:54:00:aa:bb:cc -j RETURN",
+        "-A nimbo-s-5b1d6a3e7c1f -s 10.0.0.2/32 -m mac --mac-source 52:54:00:aa:bb:cc -j RETURN",
+        "-A nimbo-s-5b1d6a3e7c1f -j DROP",
+    ]
+
+
+def test_remote_groups_become_one_set_per_group_and_family():
+    rules = [Rule("r4", "ingress", "IPv4", 6, 22, 22, remote_group_id="A"),
+             Rule("r6", "ingress", "IPv6", 6, 22, 22, remote_group_id="A")]
+    plan = plan_for(rules, members={"A": ["10.0.0.7", "fd00::7", "10.0.0.5"]})
+    assert plan["ipsets"] == {
+        ipset_name("A", "v4"): {"family": "inet", "members": ["10.0.0.5", "10.0.0.7"]},
+        ipset_name("A", "v6"): {"family": "inet6", "members": ["fd00::7"]},
+    }
+    moved = plan_for(rules, members={"A": ["10.0.0.7"]})
+    assert moved["v4"]["chains"] == plan["v4"]["chains"], "membership changes touch the sets only"
+
+
+@pytest.mark.root
+def test_every_rule_form_reads_back_exactly_as_compiled():
+    """The plan is written the way iptables-save prints it: a reconcile right after an apply finds no drift."""
+    rules = [
+        Rule("e4", "egress", "IPv4"), Rule("e6", "egress", "IPv6"),
+        Rule("a", "ingress", "IPv4", 6, 22, 22, remote_ip_prefix="10.0.0.0/24"),
+        Rule("b", "ingress", "IPv4", 17, 100, 200), Rule("c", "ingress", "IPv4", 1, -1, -1),
+        Rule("d", "ingress", "IPv4", 1, 3, 4), Rule("e", "ingress", "IPv6", 58, 128, -1),
+        Rule("f", "ingress", "IPv4", 47), Rule("g", "ingress", "IPv4", 132, 5, 6),
+        Rule("h", "ingress", "IPv6", 6, 1, 65535, remote_ip_prefix="fd00::/64"),
+        Rule("i", "egress", "IPv4", 6, 443, 443, remote_group_id="A"), Rule("j", "ingress", "IPv4", 99),
+    ]
+    plan = plan_for(rules, members={"A": ["10.0.0.9"]}, ips=("10.0.0.2", "fd00::2"))
+    with Lab() as lab:
+        firewall.apply_plan(plan, lab.host)
+        assert firewall.reconcile(plan, lab.host)["repaired"] == 0

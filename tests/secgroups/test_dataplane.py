@@ -1,0 +1,184 @@
+"""Security groups with real packets: a sandbox host namespace with a bridge, guest namespaces
+running sshd, the compiled plan applied by the host agent's firewall."""
+
+import uuid
+
+import pytest
+
+from apps.secgroups.compile import HostState, Nic, Rule, compile_host, ipset_name, nic_chains
+from tests.support.sglab import Lab, session_echo
+from workers.host import firewall
+
+pytestmark = pytest.mark.root
+
+TCP, ICMP = 6, 1
+
+
+def egress_defaults(gid):
+    return [Rule(f"{gid}-e4", "egress", "IPv4"), Rule(f"{gid}-e6", "egress", "IPv6")]
+
+
+class Sandbox:
+    """The desired state of the lab host, edited by tests and applied like the sync job does."""
+
+    def __init__(self, lab):
+        self.lab = lab
+        self.nics = {}
+        self.rules = {}
+        self.members = {}
+
+    def nic(self, guest, *groups):
+        guest.nic_id = guest.__dict__.get("nic_id") or str(uuid.uuid4())
+        self.nics[guest.name] = (guest, groups)
+
+    def group(self, gid, *rules, defaults=True):
+        self.rules[gid] = (egress_defaults(gid) if defaults else []) + list(rules)
+
+    def plan(self):
+        nics = [Nic(g.nic_id, g.device, g.mac, (g.ip,), groups) for g, groups in self.nics.values()]
+        return compile_host(HostState(nics=nics, rules=self.rules, members=self.members))
+
+    def apply(self):
+        return firewall.apply_plan(self.plan(), self.lab.host)
+
+
+@pytest.fixture
+def lab():
+    with Lab() as lab:
+        yield lab
+
+
+def test_default_deny_ingress_allow_egress_icmp_and_cidr_rules(lab):
+    vm = lab.guest("vm", "10.0.0.2")
+    inside = lab.guest("in", "10.0.0.3")
+    outside = lab.guest("out", "10.0.0.4", sshd=False)
+    box = Sandbox(lab)
+    box.group("web")
+    box.nic(vm, "web")
+    box.nic(inside)  # in no group: never filtered
+    box.apply()
+    assert not inside.ping(vm), "ingress is dropped by default"
+    assert vm.ping(inside), "egress is allowed, and its replies come back"
+    assert inside.tcp(vm) == "" and vm.tcp(inside).startswith("SSH-2.0-OpenSSH")
+
+    box.group("web", Rule("icmp", "ingress", "IPv4", ICMP, -1, -1))
+    result = box.apply()
+    assert result["chains"] == [nic_chains(vm.nic_id)[0]], "only the VM's ingress chain is rewritten"
+    assert inside.ping(vm) and outside.ping(vm)
+    assert inside.tcp(vm) == "", "nothing else gets in"
+
+    box.group("web", Rule("icmp", "ingress", "IPv4", ICMP, -1, -1),
+              Rule("ssh", "ingress", "IPv4", TCP, 22, 22, remote_ip_prefix="10.0.0.3/32"))
+    box.apply()
+    assert inside.tcp(vm).startswith("SSH-2.0-OpenSSH")
+    assert outside.tcp(vm) == ""
+    assert "10.0.0.2/24" in inside.ssh(vm).stdout, "the session lands on the VM"
+
+    # The operator's view: the NIC's three chains, read back from the host.
+    live = firewall.read_back(lab.host, vm.nic_id)
+    assert '-A %s -s 10.0.0.3/32 -p tcp -m tcp --dport 22 -m comment --comment "r:ssh" -j RETURN' % (
+        nic_chains(vm.nic_id)[0]) in live["v4"]
+    assert live["v4"][0] == f"-N {nic_chains(vm.nic_id)[0]}"
+
+    # Applying the same plan again changes nothing.
+    assert box.apply() == {"chains": [], "sets": [], "conntrack_deleted": 0}
+
+
+def test_a_guest_that_changes_its_ip_or_mac_gets_nothing_through(lab):
+    vm = lab.guest("vm", "10.0.0.2", sshd=False)
+    peer = lab.guest("peer", "10.0.0.3", sshd=False)
+    box = Sandbox(lab)
+    box.group("g")
+    box.nic(vm, "g")
+    box.nic(peer)
+    box.apply()
+    assert vm.ping(peer)
+    vm.set_ip("10.0.0.9")
+    assert not vm.ping(peer), "a foreign source IP is dropped"
+    vm.set_ip("10.0.0.2")
+    assert vm.ping(peer)
+    vm.set_mac("52:54:00:66:66:66")
+    assert not vm.ping(peer), "a foreign source MAC is dropped"
+
+
+def test_deleting_the_rule_cuts_an_open_session_and_adding_it_back_restores_access(lab):
+    vm = lab.guest("vm", "10.0.0.2")
+    client = lab.guest("cl", "10.0.0.3", sshd=False)
+    box = Sandbox(lab)
+    ssh_rule = Rule("ssh", "ingress", "IPv4", TCP, 22, 22)
+    box.group("g", ssh_rule)
+    box.nic(vm, "g")
+    box.apply()
+    session = client.open_session(vm)
+    try:
+        assert session_echo(session, "one", timeout=8)
+        box.group("g")
+        result = box.apply()
+        assert result["conntrack_deleted"] >= 1
+        assert not session_echo(session, "two"), "the open session does not outlive the rule"
+        assert client.tcp(vm) == ""
+    finally:
+        session.kill()
+        session.wait()
+    box.group("g", ssh_rule)
+    box.apply()
+    assert client.tcp(vm).startswith("SSH-2.0-OpenSSH")
+
+
+def test_remote_group_membership_changes_rewrite_only_the_set(lab):
+    vm = lab.guest("vm", "10.0.0.2")
+    member = lab.guest("mem", "10.0.0.3", sshd=False)  # a member of group A on another host
+    stranger = lab.guest("str", "10.0.0.4", sshd=False)
+    box = Sandbox(lab)
+    box.group("A")
+    box.group("T", Rule("from-a", "ingress", "IPv4", TCP, 22, 22, remote_group_id="A"))
+    box.nic(vm, "T")
+    box.members = {"A": ["10.0.0.3"], "T": ["10.0.0.2"]}
+    box.apply()
+    assert member.tcp(vm).startswith("SSH-2.0-OpenSSH")
+    assert stranger.tcp(vm) == ""
+    session = member.open_session(vm)
+    try:
+        assert session_echo(session, "one", timeout=8)
+        box.members = {"A": [], "T": ["10.0.0.2"]}
+        result = box.apply()
+        assert result["chains"] == [] and result["sets"] == [ipset_name("A", "v4")]
+        assert not session_echo(session, "two"), "leaving A cuts the open session at once"
+    finally:
+        session.kill()
+        session.wait()
+    assert member.tcp(vm) == ""
+
+
+def test_drift_is_repaired_and_counted(lab):
+    vm = lab.guest("vm", "10.0.0.2", sshd=False)
+    peer = lab.guest("peer", "10.0.0.3", sshd=False)
+    box = Sandbox(lab)
+    box.group("g", Rule("icmp", "ingress", "IPv4", ICMP))
+    box.nic(vm, "g")
+    box.apply()
+    assert peer.ping(vm)
+    ingress = nic_chains(vm.nic_id)[0]
+    lab.hrun("iptables", "-w", "-D", "nimbo-sg", "-m", "physdev", "--physdev-out", vm.device,
+             "--physdev-is-bridged", "-j", ingress)
+    lab.hrun("iptables", "-w", "-F", ingress)
+    lab.hrun("iptables", "-w", "-X", ingress)
+    planned = len(box.plan()["v4"]["chains"][ingress])
+    result = firewall.reconcile(box.plan(), lab.host)
+    assert result["repaired"] == planned + 1
+    assert result["drifted_chains"] == sorted([ingress, "nimbo-sg"])
+    assert peer.ping(vm)
+    assert firewall.reconcile(box.plan(), lab.host)["repaired"] == 0
+
+
+def test_removing_every_group_leaves_nothing_behind(lab):
+    vm = lab.guest("vm", "10.0.0.2", sshd=False)
+    box = Sandbox(lab)
+    box.group("g", Rule("r", "ingress", "IPv4", TCP, 22, 22, remote_group_id="g"))
+    box.members = {"g": ["10.0.0.2"]}
+    box.nic(vm, "g")
+    box.apply()
+    box.nic(vm)
+    box.apply()
+    saved = lab.hrun("iptables-save").stdout + lab.hrun("ip6tables-save").stdout + lab.hrun("ipset", "save").stdout
+    assert "nimbo" not in saved

@@ -1,0 +1,374 @@
+"""Security-group firewall of one host: converge the live chains and ipsets to a compiled plan.
+
+Runs on the host (no Django). The plan comes from `apps.secgroups.compile.compile_host` (plain
+JSON data). Everything happens inside the host's network namespace (`netns`): the root namespace
+of the machine running this code is never touched.
+
+- One `iptables-restore --noflush` (and one `ip6tables-restore`) per apply, holding only the
+  chains whose rules changed, the declarations of new chains and the removal of old ones;
+  iptables' own lock (-w) and a file lock per namespace serialise appliers.
+- Remote-group ipsets change by `ipset restore`: a temporary set is filled and swapped in.
+- One jump from FORWARD into nimbo-FORWARD; nothing else of the host's firewall is touched.
+- After a change, the conntrack entries of the affected NICs that the new rules no longer allow
+  are deleted, so an open session does not outlive the rule that let it in.
+- `reconcile` reads the live chains back, repairs any difference and says how many rules it fixed.
+"""
+
+import fcntl
+import hashlib
+import ipaddress
+import json
+import logging
+import os
+import re
+import subprocess
+from collections import Counter
+from contextlib import contextmanager
+
+log = logging.getLogger("nimbo.host.firewall")
+
+TOP_CHAIN = "nimbo-FORWARD"
+PREFIX = "nimbo-"
+JUMP = f"-A FORWARD -j {TOP_CHAIN}"
+TOOLS = {"v4": ("iptables", "iptables-restore", "iptables-save"), "v6": ("ip6tables", "ip6tables-restore", "ip6tables-save")}
+STATE_DIR = os.environ.get("NIMBO_FIREWALL_STATE", "/run/nimbo/firewall")
+
+
+class FirewallError(Exception):
+    pass
+
+
+def _ns(netns):
+    if not netns or not re.fullmatch(r"[A-Za-z0-9_.-]+", netns):
+        raise FirewallError("The firewall runs inside a host network namespace; none was given.")
+    return ["ip", "netns", "exec", netns]
+
+
+def _run(netns, *args, input=None, check=True):
+    result = subprocess.run([*_ns(netns), *args], input=input, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise FirewallError(f"{' '.join(args[:2])} failed: {result.stderr.strip() or result.stdout.strip()}")
+    return result
+
+
+@contextmanager
+def _locked(netns):
+    os.makedirs(STATE_DIR, exist_ok=True)
+    with open(os.path.join(STATE_DIR, f"{netns}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _state_path(netns):
+    return os.path.join(STATE_DIR, f"{netns}.json")
+
+
+def _load_state(netns):
+    try:
+        with open(_state_path(netns)) as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
+def _save_state(netns, state):
+    tmp = _state_path(netns) + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(state, fh)
+    os.replace(tmp, _state_path(netns))
+
+
+def _digest(lines):
+    return hashlib.sha1("\n".join(lines).encode()).hexdigest()
+
+
+# --- protocol names: iptables-save prints /etc/protocols names for protocol numbers -----------
+
+_PROTOCOLS = None
+
+
+def _protocols():
+    global _PROTOCOLS
+    if _PROTOCOLS is None:
+        _PROTOCOLS = {}
+        try:
+            with open("/etc/protocols") as fh:
+                for line in fh:
+                    parts = line.split("#")[0].split()
+                    if len(parts) >= 2 and parts[1].isdigit():
+                        _PROTOCOLS.setdefault(parts[1], parts[0])
+        except OSError:
+            pass
+    return _PROTOCOLS
+
+
+def _canonical(line):
+    """A planned rule as iptables-save will print it on this host."""
+    if " -p " in line:
+        return re.sub(r" -p (\d+)\b", lambda m: f" -p {_protocols().get(m.group(1), m.group(1))}", line)
+    return line
+
+
+def _planned_chains(plan, family):
+    return {name: [_canonical(line) for line in lines] for name, lines in plan[family]["chains"].items()}
+
+
+# --- reading the live state ---------------------------------------------------------------------
+
+
+def live_chains(netns, family):
+    """{chain: [rules]} of Nimbo's chains and whether the FORWARD jump is there, as iptables-save prints them."""
+    out = _run(netns, TOOLS[family][2], "-t", "filter").stdout
+    chains, jump = {}, False
+    for line in out.splitlines():
+        if line.startswith(":" + PREFIX):
+            chains[line[1:].split()[0]] = []
+        elif line.startswith("-A " + PREFIX):
+            chains[line.split()[1]].append(line)
+        elif line == JUMP:
+            jump = True
+    return chains, jump
+
+
+def live_sets(netns):
+    """{name: sorted members} of Nimbo's ipsets."""
+    out = _run(netns, "ipset", "save").stdout
+    sets = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[1].startswith(PREFIX):
+            if parts[0] == "create":
+                sets.setdefault(parts[1], [])
+            elif parts[0] == "add":
+                sets.setdefault(parts[1], []).append(parts[2])
+    return {name: sorted(members) for name, members in sets.items()}
+
+
+def _live_state(netns):
+    state = {"sets": {name: _digest(m) for name, m in live_sets(netns).items()}}
+    for family in TOOLS:
+        chains, jump = live_chains(netns, family)
+        state[family] = {"chains": {name: _digest(lines) for name, lines in chains.items()}, "jump": jump}
+    return state
+
+
+# --- applying -----------------------------------------------------------------------------------
+
+
+def apply_plan(plan, netns, *, trust_cache=True):
+    """Converge the host in `netns` to `plan`. Returns what changed:
+    {"chains": [changed chain names], "sets": [...], "conntrack_deleted": n}."""
+    with _locked(netns):
+        current = _load_state(netns) if trust_cache else None
+        if current is not None:
+            try:
+                return _apply(plan, netns, current)
+            except FirewallError as exc:
+                # Someone changed the host behind our back: start again from what is really there.
+                log.warning("apply in %s from the cached state failed (%s); reading the live state", netns, exc)
+        return _apply(plan, netns, _live_state(netns))
+
+
+def _apply(plan, netns, current):
+    new_state = {"sets": {}}
+    planned_sets = plan.get("ipsets", {})
+    set_changes = []
+    for name, spec in planned_sets.items():
+        digest = _digest(spec["members"])
+        new_state["sets"][name] = digest
+        if current["sets"].get(name) != digest:
+            set_changes.append(name)
+    stale_sets = [name for name in current["sets"] if name not in planned_sets]
+    if set_changes:
+        _restore_sets(netns, planned_sets, set_changes, current["sets"])
+
+    changed = []
+    for family in TOOLS:
+        planned = _planned_chains(plan, family)
+        cur = current[family]
+        digests = {name: _digest(lines) for name, lines in planned.items()}
+        dirty = [name for name in planned if cur["chains"].get(name) != digests[name]]
+        stale = [name for name in cur["chains"] if name not in planned]
+        want_jump = TOP_CHAIN in planned
+        payload = ["*filter"]
+        payload += [f":{name} - [0:0]" for name in dirty + stale]
+        for name in dirty:
+            payload += planned[name]
+        if want_jump and not cur.get("jump"):
+            payload.append(f"-I FORWARD 1 -j {TOP_CHAIN}")
+        if not want_jump and cur.get("jump"):
+            payload.append(f"-D FORWARD -j {TOP_CHAIN}")
+        payload += [f"-X {name}" for name in stale]
+        if len(payload) > 1:
+            payload.append("COMMIT\n")
+            _run(netns, TOOLS[family][1], "-w", "--noflush", input="\n".join(payload))
+        changed += dirty + stale
+        new_state[family] = {"chains": digests, "jump": want_jump}
+
+    if stale_sets:
+        _run(netns, "ipset", "restore", input="".join(f"destroy {name}\n" for name in stale_sets), check=False)
+    _save_state(netns, new_state)
+    deleted = _clear_conntrack(plan, netns, set(changed), set(set_changes)) if (changed or set_changes) else 0
+    return {"chains": sorted(changed), "sets": sorted(set_changes + stale_sets), "conntrack_deleted": deleted}
+
+
+def _restore_sets(netns, planned_sets, names, existing):
+    lines = []
+    for name in names:
+        spec = planned_sets[name]
+        kind = f"hash:ip family {spec['family']}"
+        tmp = f"{name}t"
+        lines.append(f"create {name} {kind} -exist")
+        lines += [f"create {tmp} {kind} -exist", f"flush {tmp}"]
+        lines += [f"add {tmp} {member}" for member in spec["members"]]
+        lines += [f"swap {tmp} {name}", f"destroy {tmp}"]
+    _run(netns, "ipset", "restore", input="\n".join(lines) + "\n")
+
+
+# --- conntrack: what the new rules no longer allow must not stay open ---------------------------
+
+
+def _clear_conntrack(plan, netns, chains, sets):
+    affected = [
+        nic for nic in plan["nics"].values()
+        if chains & set(nic["chains"]) or any(r.get("remote_set") in sets for r in nic["rules"])
+    ]
+    if not affected:
+        return 0
+    members = {name: {ipaddress.ip_address(m) for m in spec["members"]} for name, spec in plan["ipsets"].items()}
+    deleted = 0
+    for family, flag in (("v4", "ipv4"), ("v6", "ipv6")):
+        ips = {}
+        for nic in affected:
+            for ip in nic["ips"]:
+                if (":" in ip) == (family == "v6"):
+                    ips[ipaddress.ip_address(ip.split("/")[0])] = nic
+        if not ips:
+            continue
+        out = _run(netns, "conntrack", "-L", "-f", flag, check=False).stdout
+        for entry in map(_parse_entry, out.splitlines()):
+            if not entry or entry["src"] == entry["dst"]:
+                continue
+            nic_in, nic_out = ips.get(entry["dst"]), ips.get(entry["src"])
+            allowed = (nic_in is None or _allowed(nic_in, "ingress", entry, members)) and (
+                nic_out is None or _allowed(nic_out, "egress", entry, members))
+            if not allowed:
+                args = ["-D", "-f", flag, "-p", entry["proto"], "-s", str(entry["src"]), "-d", str(entry["dst"])]
+                if entry.get("sport") is not None:
+                    args += ["--sport", str(entry["sport"]), "--dport", str(entry["dport"])]
+                if _run(netns, "conntrack", *args, check=False).returncode == 0:
+                    deleted += 1
+    return deleted
+
+
+def _parse_entry(line):
+    parts = line.split()
+    if len(parts) < 4:
+        return None
+    entry = {"proto": parts[0], "protonum": int(parts[1]) if parts[1].isdigit() else None}
+    for token in parts:
+        if "=" not in token:
+            continue
+        key, value = token.split("=", 1)
+        if key in entry:
+            continue  # the first occurrence is the original direction
+        if key in ("src", "dst"):
+            entry[key] = ipaddress.ip_address(value)
+        elif key in ("sport", "dport", "type", "code"):
+            entry[key] = int(value)
+    return entry if "src" in entry and "dst" in entry else None
+
+
+def _allowed(nic, direction, entry, members):
+    """Whether the NIC's current rules let this connection in (ingress) or out (egress)."""
+    proto = entry["protonum"]
+    if proto == 17 and entry.get("dport") in (67, 68, 546, 547):
+        return True
+    if direction == "egress" and nic["egress_default"]:
+        return True
+    remote = entry["src"] if direction == "ingress" else entry["dst"]
+    family = "v6" if remote.version == 6 else "v4"
+    for rule in nic["rules"]:
+        if rule["direction"] != direction or rule["family"] != family:
+            continue
+        if rule["protocol"] is not None and rule["protocol"] != proto and not (
+            rule["protocol"] in (1, 58) and proto in (1, 58)):
+            continue
+        if rule["protocol"] in (6, 17, 132) and rule["port_min"] is not None:
+            hi = rule["port_max"] if rule["port_max"] is not None else rule["port_min"]
+            if entry.get("dport") is None or not rule["port_min"] <= entry["dport"] <= hi:
+                continue
+        if rule["protocol"] in (1, 58) and rule["port_min"] is not None and rule["port_min"] >= 0:
+            if entry.get("type") != rule["port_min"]:
+                continue
+            if rule["port_max"] is not None and rule["port_max"] >= 0 and entry.get("code") != rule["port_max"]:
+                continue
+        if rule["remote_ip_prefix"] and remote not in ipaddress.ip_network(rule["remote_ip_prefix"], strict=False):
+            continue
+        if rule["remote_set"] and remote not in members.get(rule["remote_set"], ()):
+            continue
+        return True
+    return False
+
+
+# --- drift and read-back ------------------------------------------------------------------------
+
+
+def reconcile(plan, netns):
+    """Compare the live chains and sets with the plan, repair them, and report the drift:
+    {"repaired": rules fixed, "chains": [chains that differed], "sets": [...], ...}."""
+    with _locked(netns):
+        drift, chains_off = 0, []
+        live_state = {"sets": {}}
+        for family in TOOLS:
+            planned = _planned_chains(plan, family)
+            live, jump = live_chains(netns, family)
+            for name in set(planned) | set(live):
+                want, have = Counter(planned.get(name, [])), Counter(live.get(name, []))
+                diff = sum(((want - have) + (have - want)).values())
+                if diff or (name in planned) != (name in live):
+                    drift += diff
+                    chains_off.append(name)
+            if (TOP_CHAIN in planned) != jump:
+                drift += 1
+                chains_off.append("FORWARD")
+            live_state[family] = {"chains": {n: _digest(lines) for n, lines in live.items()}, "jump": jump}
+        sets = live_sets(netns)
+        sets_off = []
+        for name in set(plan.get("ipsets", {})) | set(sets):
+            want = set(plan["ipsets"].get(name, {}).get("members", []))
+            have = set(sets.get(name, []))
+            if want != have or name not in sets:
+                sets_off.append(name)
+                drift += len(want ^ have) or 1
+        live_state["sets"] = {name: _digest(m) for name, m in sets.items()}
+        result = _apply(plan, netns, live_state)
+        result.update(repaired=drift, drifted_chains=sorted(set(chains_off)), drifted_sets=sorted(sets_off))
+        return result
+
+
+def short_id(value):
+    """The same 12-character key as apps.secgroups.compile.short_id (this module stays Django-free)."""
+    text = str(value).replace("-", "").lower()
+    if len(text) >= 12 and all(c in "0123456789abcdef" for c in text[:12]):
+        return text[:12]
+    return hashlib.sha1(str(value).encode()).hexdigest()[:12]
+
+
+def read_back(netns, nic_id):
+    """The live rules of a NIC's chains, as `iptables -S <chain>` prints them: {"v4": [...], "v6": [...]}."""
+    key = short_id(nic_id)
+    out = {}
+    for family in TOOLS:
+        lines = []
+        for kind in ("i", "s", "o"):
+            result = _run(netns, TOOLS[family][0], "-w", "-S", f"nimbo-{kind}-{key}", check=False)
+            if result.returncode == 0:
+                lines += result.stdout.splitlines()
+        out[family] = lines
+    return out
+
+
+def remove_all(netns):
+    """Take every Nimbo chain, set and the jump out of the namespace (host removal, tests)."""
+    return apply_plan({"v4": {"chains": {}}, "v6": {"chains": {}}, "ipsets": {}, "nics": {}}, netns, trust_cache=False)
