@@ -1,0 +1,13 @@
+from django.urls import path
+
+from .views import NicFirewallView, SecurityGroupRuleViewSet, SecurityGroupViewSet
+
+
+def register(router):
+    router.register("security-groups", SecurityGroupViewSet, basename="security-group")
+    router.register("security-group-rules", SecurityGroupRuleViewSet, basename="security-group-rule")
+
+
+urlpatterns = [
+    path("vm-nics/<uuid:nic>/firewall/", NicFirewallView.as_view(), name="vm-nic-firewall"),
+]

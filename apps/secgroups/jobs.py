@@ -1,0 +1,86 @@
+"""Worker jobs: sync one host's firewall, reconcile every host's."""
+
+import logging
+
+from django.utils import timezone
+
+from apps.core.exceptions import JobFailed
+
+from .models import HostFirewall
+from .state import host_plan
+from .sync import deliver, sync_started
+
+log = logging.getLogger("nimbo.secgroups.jobs")
+
+
+def sync_host(ctx, host):
+    """Compile the host's plan from the database and converge the host to it."""
+    from apps.infra.models import Host
+
+    sync_started(host)
+    host = Host.objects.select_related("cluster").get(pk=host)
+    with ctx.step("compile", progress=20):
+        plan = host_plan(host)
+    with ctx.step("apply", progress=100):
+        result = _apply(host, "apply", plan)
+    ctx.set_result(**result)
+    return result
+
+
+def _apply(host, op, plan):
+    state, _ = HostFirewall.objects.get_or_create(host=host)
+    try:
+        result = deliver(host, op, plan)
+    except Exception as exc:
+        state.failures += 1
+        state.last_error = str(exc)[:2000]
+        state.save(update_fields=["failures", "last_error"])
+        raise JobFailed(f"Applying the security groups on host {host} failed: {exc}") from exc
+    state.last_applied = timezone.now()
+    state.last_result = result
+    state.last_error, state.failures = "", 0
+    if op == "reconcile":
+        state.last_reconciled = state.last_applied
+        if result.get("repaired"):
+            stamp = timezone.localtime(state.last_applied).strftime("%H:%M")
+            state.drift = f"{result['repaired']} rule{'s' if result['repaired'] != 1 else ''} repaired at {stamp}"
+            nic_of_chain = {c: nic_id for nic_id, nic in plan["nics"].items() for c in nic["chains"]}
+            for chain in result.get("drifted_chains", []):
+                if chain in nic_of_chain:
+                    state.drift_by_nic[nic_of_chain[chain]] = f"repaired at {stamp}"
+    state.save()
+    return result
+
+
+def reconcile_host(host):
+    """Re-apply a host's plan against its live chains; returns the reconcile result."""
+    return _apply(host, "reconcile", host_plan(host))
+
+
+def reconcile_all(ctx=None):
+    """Reconcile every host that has (or had) security-group NICs; a failure on one host does not stop the rest."""
+    from apps.infra.models import Host
+
+    hosts = Host.objects.select_related("cluster").filter(vm_instances__nics__security_group_refs__isnull=False)
+    hosts = set(hosts) | {f.host for f in HostFirewall.objects.select_related("host__cluster")}
+    report = {}
+    for host in sorted(hosts, key=lambda h: h.name):
+        try:
+            report[str(host.pk)] = reconcile_host(host).get("repaired", 0)
+        except JobFailed as exc:
+            log.warning("%s", exc)
+            report[str(host.pk)] = str(exc)
+    if ctx is not None:
+        ctx.set_result(hosts=report)
+    return report
+
+
+def reconcile_all_scheduled():
+    """The periodic entry point (RQ scheduler): reconcile, then schedule the next round."""
+    from .sync import RECONCILE_KEY, _redis, schedule_reconcile
+
+    try:
+        reconcile_all()
+    finally:
+        _redis().delete(RECONCILE_KEY)
+        schedule_reconcile()
