@@ -41,3 +41,19 @@ def test_admin_add_primary_storage_refuses_with_the_same_words(client):
                                                  "attachments-TOTAL_FORMS": 0, "attachments-INITIAL_FORMS": 0})
     assert PrimaryStorage.objects.get().url == "server:/export"
     assert Job.objects.get().kind == "addPrimaryStorage"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_add_backup_storage_runs_the_add_job_and_never_shows_the_password(client, jobs_inline, tmp_path):
+    from apps.core.crypto import decrypt
+    from apps.storage.models import BackupStorage
+
+    response = client.post("/storage/backupstorage/add/", {
+        "name": "LOCAL-BS", "description": "", "type": "Local", "hostname": "", "ssh_port": 22, "username": "",
+        "password": "typed-secret", "private_key": "", "folder": str(tmp_path / "bs"), "state": "Enabled"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    storage = BackupStorage.objects.get()
+    assert storage.status == "Connected" and Job.objects.get(kind="addBackupStorage").state == "succeeded"
+    assert decrypt(storage.password_token) == "typed-secret"
+    page = client.get(f"/storage/backupstorage/{storage.pk}/change/").content.decode()
+    assert "typed-secret" not in page and '<div class="readonly">set</div>' in page

@@ -150,3 +150,36 @@ def test_host_mount_of_local_storage_is_idempotent(tmp_path):
     assert first == mount_primary_storage(spec) | {"available": first["available"]}
     assert first["total"] == os.statvfs(tmp_path).f_blocks * os.statvfs(tmp_path).f_frsize
     assert unmount_primary_storage(spec) == {} and (tmp_path / "d").is_dir()
+
+
+def test_a_host_connecting_later_mounts_the_storages_of_its_cluster(tmp_path):
+    from apps.storage.models import PrimaryStorageAttachment
+    from apps.storage.services import mount_primary_storages_of_host
+
+    cluster = make_cluster()
+    storage = make_primary_storage(zone=cluster.zone, url=str(tmp_path / "ps"))
+    PrimaryStorageAttachment.objects.create(primary_storage=storage, cluster=cluster)
+    host = Host.objects.create(cluster=cluster, name="HOST3", management_ip="192.0.2.3", status="Connected")
+    mount_primary_storages_of_host(host)
+    storage.refresh_from_db()
+    assert (tmp_path / "ps").is_dir() and storage.total_capacity == capacity(str(tmp_path))["total"]
+
+
+def test_list_endpoints_keep_a_constant_number_of_queries(api, tmp_path, django_assert_max_num_queries):
+    from apps.images.models import Image, ImageBackupStorageRef
+    from apps.storage.models import PrimaryStorageAttachment, Volume
+    from tests.support.factories import make_local_backup_storage
+
+    for i in range(10):
+        cluster = make_cluster(zone=make_zone(name=f"Z{i}"))
+        storage = make_primary_storage(zone=cluster.zone, url=str(tmp_path / f"ps{i}"))
+        PrimaryStorageAttachment.objects.create(primary_storage=storage, cluster=cluster)
+        backup = make_local_backup_storage(name=f"BS{i}", folder=str(tmp_path / f"bs{i}"))
+        backup.zones.add(cluster.zone)
+        image = Image.objects.create(name=f"img{i}", url="/srv/a.qcow2")
+        ImageBackupStorageRef.objects.create(image=image, backup_storage=backup)
+        Volume.objects.create(name=f"v{i}", primary_storage=storage, image=image)
+    for url, queries in [("/api/v1/primary-storages/", 5), ("/api/v1/backup-storages/", 5),
+                         ("/api/v1/images/", 7), ("/api/v1/volumes/", 4)]:
+        with django_assert_max_num_queries(queries):
+            assert api.get(url).json()["count"] == 10, url

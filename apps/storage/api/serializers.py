@@ -17,11 +17,11 @@ class PrimaryStorageSerializer(NimboModelSerializer):
         read_only_fields = ["mount_point", "total_capacity", "available_capacity"]
 
 
-class ClusterRefSerializer(serializers.Serializer):
+class PrimaryStorageClusterSerializer(serializers.Serializer):
     cluster = serializers.SlugRelatedField(slug_field="uuid", queryset=Cluster.objects.all())
 
 
-class ZoneRefSerializer(serializers.Serializer):
+class BackupStorageZoneSerializer(serializers.Serializer):
     zone = serializers.SlugRelatedField(slug_field="uuid", queryset=Zone.objects.all())
 
 

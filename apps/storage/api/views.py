@@ -9,8 +9,8 @@ from apps.infra.models import Cluster, Zone
 from apps.storage import services, volumes
 from apps.storage.models import BackupStorage, PrimaryStorage, Volume
 
-from .serializers import (BackupStorageSerializer, ClusterRefSerializer, PrimaryStorageSerializer, VolumeSerializer,
-                          ZoneRefSerializer)
+from .serializers import (BackupStorageSerializer, PrimaryStorageClusterSerializer, PrimaryStorageSerializer, VolumeSerializer,
+                          BackupStorageZoneSerializer)
 
 
 class PrimaryStorageViewSet(ServiceViewSet):
@@ -25,18 +25,18 @@ class PrimaryStorageViewSet(ServiceViewSet):
     delete_service = services.delete_primary_storage
 
     def _cluster(self, request):
-        ref = ClusterRefSerializer(data=request.data)
+        ref = PrimaryStorageClusterSerializer(data=request.data)
         ref.is_valid(raise_exception=True)
         return ref.validated_data["cluster"]
 
-    @extend_schema(request=ClusterRefSerializer, responses={202: JobSerializer})
+    @extend_schema(request=PrimaryStorageClusterSerializer, responses={202: JobSerializer})
     @action(detail=True, methods=["post"])
     def attach(self, request, uuid=None):
         """Attach to a cluster: a job mounts it on the cluster's connected hosts."""
         return job_accepted(services.attach_primary_storage(self.get_object(), self._cluster(request),
                                                             user=request.user))
 
-    @extend_schema(request=ClusterRefSerializer, responses={202: JobSerializer})
+    @extend_schema(request=PrimaryStorageClusterSerializer, responses={202: JobSerializer})
     @action(detail=True, methods=["post"])
     def detach(self, request, uuid=None):
         """Detach from a cluster: a job unmounts it from the cluster's hosts."""
@@ -66,17 +66,17 @@ class BackupStorageViewSet(ServiceViewSet):
         return response
 
     def _zone(self, request):
-        ref = ZoneRefSerializer(data=request.data)
+        ref = BackupStorageZoneSerializer(data=request.data)
         ref.is_valid(raise_exception=True)
         return ref.validated_data["zone"]
 
-    @extend_schema(request=ZoneRefSerializer, responses={200: BackupStorageSerializer})
+    @extend_schema(request=BackupStorageZoneSerializer, responses={200: BackupStorageSerializer})
     @action(detail=True, methods=["post"])
     def attach(self, request, uuid=None):
         storage = services.attach_backup_storage(self.get_object(), zone=self._zone(request), user=request.user)
         return Response(self.get_serializer(self._reread(storage)).data)
 
-    @extend_schema(request=ZoneRefSerializer, responses={200: BackupStorageSerializer})
+    @extend_schema(request=BackupStorageZoneSerializer, responses={200: BackupStorageSerializer})
     @action(detail=True, methods=["post"])
     def detach(self, request, uuid=None):
         storage = services.detach_backup_storage(self.get_object(), zone=self._zone(request), user=request.user)
