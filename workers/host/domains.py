@@ -1,0 +1,200 @@
+"""Libvirt guests on a host: define, start, stop, reboot and undefine domains through libvirt-python.
+
+The domain XML arrives compiled (apps/compute/compile.py). One connection per process, created on
+first use and re-created if libvirtd restarted.
+
+Sandbox hosts: the L2 bridge lives inside the host's namespace, which libvirt cannot see. The NIC
+is defined as `<interface type='ethernet'>` with a fixed tap name; libvirt creates the tap in the
+root namespace when the domain starts, and `start()` at once moves it into the host namespace and
+enslaves it to the bridge. qemu keeps its file descriptor, so frames follow the device; when the
+domain stops, qemu closes the descriptor and the kernel removes the tap wherever it is. This
+keeps the root namespace as it was, apart from the tap's first instant.
+No Django import here.
+"""
+
+import os
+import socket
+import subprocess
+import threading
+import time
+
+from . import links
+
+URI = "qemu:///system"
+LIBVIRT_SOCKET = "/var/run/libvirt/libvirt-sock"
+
+_lock = threading.Lock()
+_conn = None
+
+
+class DomainError(RuntimeError):
+    """A libvirt operation failed; the message says which and why."""
+
+
+def kvm_works():
+    """True if /dev/kvm can be opened (then domains use type kvm, else qemu)."""
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def _socket_answers(path):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        try:
+            s.connect(path)
+            return True
+        except OSError:
+            return False
+
+
+def ensure_libvirtd(timeout=15):
+    """Start virtlogd and libvirtd if they are not running (no systemd here); returns the PIDs started.
+
+    The caller owns what this started and ends it by PID (see `stop_daemons`).
+    """
+    if _socket_answers(LIBVIRT_SOCKET):
+        return []
+    started = []
+    for daemon, pidfile in (("virtlogd", "/run/virtlogd.pid"), ("libvirtd", "/run/libvirtd.pid")):
+        if not links.pid_alive(links.read_pid(pidfile) or 0, marker=daemon):
+            subprocess.run([f"/usr/sbin/{daemon}", "-d"], check=False, capture_output=True)
+            deadline = time.monotonic() + timeout
+            while not links.pid_alive(links.read_pid(pidfile) or 0, marker=daemon) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            pid = links.read_pid(pidfile)
+            if pid:
+                started.append(pid)
+    deadline = time.monotonic() + timeout
+    while not _socket_answers(LIBVIRT_SOCKET):
+        if time.monotonic() > deadline:
+            raise DomainError("libvirtd did not start.")
+        time.sleep(0.05)
+    return started
+
+
+def stop_daemons(pids):
+    for pid in reversed(pids):
+        links.stop_pid(pid, timeout=10)
+
+
+def connection():
+    """The process's libvirt connection, opened on first use."""
+    global _conn
+    import libvirt
+
+    with _lock:
+        if _conn is None or not _conn.isAlive():
+            _conn = libvirt.open(URI)
+        return _conn
+
+
+def _lookup(name):
+    import libvirt
+
+    try:
+        return connection().lookupByName(name)
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+            return None
+        raise
+
+
+def define(xml):
+    """Define (or redefine) the domain; returns its name."""
+    import libvirt
+
+    try:
+        return connection().defineXML(xml).name()
+    except libvirt.libvirtError as exc:
+        raise DomainError(f"Cannot define the domain: {exc.get_error_message()}") from exc
+
+
+def _place_taps(taps):
+    for tap in taps:
+        host_netns, bridge, dev = tap.get("host_netns"), tap["bridge"], tap["dev"]
+        if host_netns:
+            if links.link_exists(dev):  # still in the root namespace: move it to the host's
+                links.ip("link", "set", "dev", dev, "netns", host_netns)
+            links.ip_batch([f"link set {dev} master {bridge}", f"link set {dev} up"], netns=host_netns)
+
+
+def start(name, taps=()):
+    """Start the defined domain (no-op if running) and put its sandbox taps on their bridges.
+
+    `taps`: [{dev, bridge, host_netns}] for NICs defined as type ethernet (sandbox hosts).
+    """
+    import libvirt
+
+    dom = _lookup(name)
+    if dom is None:
+        raise DomainError(f"No domain {name}.")
+    if not dom.isActive():
+        try:
+            dom.create()
+        except libvirt.libvirtError as exc:
+            raise DomainError(f"Cannot start {name}: {exc.get_error_message()}") from exc
+    _place_taps(taps)
+    return state(name)
+
+
+def stop(name, timeout=30.0):
+    """Graceful ACPI shutdown; after `timeout` seconds the domain is destroyed. Returns 'graceful' or 'forced'."""
+    import libvirt
+
+    dom = _lookup(name)
+    if dom is None or not dom.isActive():
+        return "stopped"
+    try:
+        dom.shutdown()
+    except libvirt.libvirtError:
+        pass
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not dom.isActive():
+            return "graceful"
+        time.sleep(0.1)
+    try:
+        dom.destroy()
+    except libvirt.libvirtError:
+        if dom.isActive():
+            raise
+    return "forced"
+
+
+def reboot(name, taps=(), timeout=30.0):
+    """Stop (gracefully, then forced) and start again: the taps are re-created and placed again."""
+    stop(name, timeout=timeout)
+    return start(name, taps)
+
+
+def undefine(name):
+    """Destroy the domain if it runs and remove its definition; no-op if it does not exist."""
+    import libvirt
+
+    dom = _lookup(name)
+    if dom is None:
+        return
+    if dom.isActive():
+        dom.destroy()
+    try:
+        dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+    except libvirt.libvirtError:
+        dom.undefine()
+
+
+def state(name):
+    """'Running', 'Paused', 'Stopped', or None when no such domain is defined."""
+    import libvirt
+
+    dom = _lookup(name)
+    if dom is None:
+        return None
+    code = dom.state()[0]
+    if code in (libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_BLOCKED):
+        return "Running"
+    if code == libvirt.VIR_DOMAIN_PAUSED:
+        return "Paused"
+    return "Stopped"
