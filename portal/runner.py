@@ -92,6 +92,8 @@ def main():
         if index == 0:
             args.append("--with-scheduler")
         procs[f"worker-{index}"] = subprocess.Popen(args, env=_env(), cwd=BASE, start_new_session=True)
+    # Heartbeats of the host agents -> host status (each host's agent serves its own queue).
+    procs["host-monitor"] = subprocess.Popen([*manage, "host_monitor"], env=_env(), cwd=BASE, start_new_session=True)
     log.info("Nimbo is up: http://localhost:%s/ (Ctrl-C stops everything)", port)
     sys.exit(supervise(procs))
 

@@ -1,9 +1,12 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 
 from apps.core.admin import ServiceAdmin
+from apps.core.fields import format_size
 
 from . import services
-from .models import Cluster, Zone
+from .models import Cluster, Host, Zone
+from .ssh import fingerprint
 
 
 class ClusterInline(admin.TabularInline):
@@ -43,3 +46,67 @@ class ClusterAdmin(ServiceAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return ["zone", "hypervisor_type"] if obj else []
+
+
+class HostForm(forms.ModelForm):
+    password = forms.CharField(
+        widget=forms.PasswordInput(render_value=False), required=False, strip=False, label="SSH password",
+        help_text="Root (or sudo-less admin) password; stored encrypted. Leave empty to keep the stored one.",
+    )
+
+    class Meta:
+        model = Host
+        fields = ["name", "description", "cluster", "management_ip", "ssh_port", "username", "password", "state"]
+
+    def clean_password(self):
+        password = self.cleaned_data.get("password")
+        if not self.instance.pk and not password:
+            raise forms.ValidationError("Enter the SSH password.")
+        return password
+
+
+@admin.register(Host)
+class HostAdmin(ServiceAdmin):
+    form = HostForm
+    list_display = ["name", "cluster", "management_ip", "status", "state", "domain_type", "cpu_num", "memory",
+                    "last_heartbeat"]
+    list_filter = ["cluster", "status", "state", "cluster__hypervisor_type"]
+    search_fields = ["name", "description", "management_ip"]
+    list_select_related = ["cluster"]
+    readonly_fields = ["status", "status_message", "cpu_num", "cpu_speed", "memory", "domain_type", "facts",
+                       "host_key_fingerprint", "last_heartbeat"]
+    actions = ["reconnect"]
+    update_service = services.update_host
+    delete_service = services.delete_host
+
+    def get_fields(self, request, obj=None):
+        fields = ["name", "description", "cluster", "management_ip", "ssh_port", "username", "password", "state"]
+        return fields + (self.readonly_fields if obj else [])
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "cluster", "management_ip"] if obj else []
+
+    @admin.display(description="memory")
+    def memory(self, obj):
+        return format_size(obj.memory_size) if obj.memory_size else ""
+
+    @admin.display(description="SSH host key")
+    def host_key_fingerprint(self, obj):
+        return fingerprint(obj.host_key) if obj.host_key else ""
+
+    def save_model(self, request, obj, form, change):
+        data = dict(form.cleaned_data)
+        password = data.pop("password", "") or None
+        if change:
+            fields = {k: v for k, v in data.items() if k not in ("cluster", "management_ip")}
+            services.update_host(obj, user=request.user, password=password, **fields)
+            return
+        job = services.add_host(user=request.user, password=password or "", **data)
+        obj.pk = job.target_id
+        obj._state.adding = False
+        self.message_user(request, f"addHost started: the host connects in the background (job {job.uuid}).",
+                          messages.INFO)
+
+    @admin.action(description="Reconnect the selected hosts")
+    def reconnect(self, request, queryset):
+        self.run_action(request, queryset, services.reconnect_host)

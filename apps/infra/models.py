@@ -1,5 +1,6 @@
-"""Zones and clusters (hosts join clusters in the hosts work)."""
+"""Zones, clusters and the hypervisor hosts in them."""
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from apps.core.models import BaseModel
@@ -46,6 +47,17 @@ class Host(BaseModel):
 
     cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="hosts", verbose_name="cluster")
     management_ip = models.GenericIPAddressField(protocol="IPv4", verbose_name="management IP")
+    ssh_port = models.PositiveIntegerField(
+        default=22, validators=[MinValueValidator(1), MaxValueValidator(65535)], verbose_name="SSH port"
+    )
+    username = models.CharField(max_length=64, default="root", verbose_name="SSH user name")
+    # Fernet token (apps.core.crypto); never the password itself.
+    encrypted_password = models.TextField(blank=True, default="", editable=False, verbose_name="SSH password")
+    # The host's SSH key as "<type> <base64>", learnt at the first connection and checked at every other.
+    host_key = models.TextField(blank=True, default="", editable=False, verbose_name="SSH host key")
+    facts = models.JSONField(default=dict, blank=True, editable=False, verbose_name="facts")
+    status_message = models.CharField(max_length=512, blank=True, default="", editable=False,
+                                      verbose_name="status message")
     state = models.CharField(
         max_length=16, choices=EnabledState.choices, default=EnabledState.ENABLED, verbose_name="state"
     )
@@ -70,3 +82,26 @@ class Host(BaseModel):
     def queue_name(self):
         """The RQ queue its agent serves."""
         return f"host-{self.uuid}"
+
+    @property
+    def is_sandbox(self):
+        return self.cluster.hypervisor_type == HypervisorType.SANDBOX
+
+    @property
+    def netns(self):
+        """The network namespace that is a sandbox host ("" for a real host)."""
+        from .sandbox import machine_netns
+
+        return machine_netns(self.management_ip) if self.is_sandbox else ""
+
+    @property
+    def password(self):
+        from apps.core.crypto import decrypt
+
+        return decrypt(self.encrypted_password)
+
+    @password.setter
+    def password(self, value):
+        from apps.core.crypto import encrypt
+
+        self.encrypted_password = encrypt(value)

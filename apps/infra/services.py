@@ -1,9 +1,14 @@
-"""Operations on zones and clusters: the only place their state changes."""
+"""Operations on zones, clusters and hosts: the only place their state changes."""
 
-from apps.core.jobs import operation
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from apps.core.exceptions import InvalidInput
+from apps.core.jobs import operation, start_job
 from apps.core.services import create_object, delete_object, update_object
 
-from .models import Cluster, Zone
+from .choices import HostStatus
+from .models import Cluster, Host, Zone
 
 
 @operation("createZone")
@@ -34,3 +39,65 @@ def update_cluster(cluster, **fields):
 @operation("deleteCluster", target="cluster")
 def delete_cluster(cluster):
     delete_object(cluster)
+
+
+# --- Hosts ---------------------------------------------------------------------------------------
+
+HOST_FIELDS = ("name", "description", "cluster", "management_ip", "ssh_port", "username", "state")
+
+
+def _host_with_password(host, password):
+    if password is not None:
+        if not password:
+            raise ValidationError({"password": "Enter the SSH password."})
+        host.password = password
+    return host
+
+
+def add_host(*, user=None, password="", **fields):
+    """Record the host and start the job that connects and prepares it; the Job is returned."""
+    with transaction.atomic():
+        host = _create_host(password=password, **fields)
+        job = start_job("addHost", "apps.infra.jobs.connect_host", user=user, target=host,
+                        params={"host_uuid": str(host.uuid), "adding": True}, timeout=900)
+    return job
+
+
+def _create_host(*, password="", **fields):
+    unknown = set(fields) - set(HOST_FIELDS)
+    if unknown:
+        raise InvalidInput(f"Unknown field {sorted(unknown)[0]}.", field=sorted(unknown)[0])
+    host = Host(**fields)
+    _host_with_password(host, password)
+    host.status = HostStatus.CONNECTING
+    host.full_clean()
+    host.save()
+    return host
+
+
+@operation("updateHost", target="host")
+def update_host(host, password=None, **fields):
+    for name, label in (("cluster", "Cluster"), ("management_ip", "Management IP")):
+        if name in fields and getattr(fields[name], "pk", fields[name]) != getattr(getattr(host, name), "pk",
+                                                                                    getattr(host, name)):
+            raise ValidationError({name: f"{label} cannot be changed."})
+    _host_with_password(host, password)
+    return update_object(host, fields, frozen=("cluster", "management_ip"))
+
+
+def reconnect_host(host, *, user=None, accept_new_host_key=False):
+    """Connect the host again (the same job as adding it); `accept_new_host_key` after a reinstall."""
+    return start_job("reconnectHost", "apps.infra.jobs.connect_host", user=user, target=host,
+                     params={"host_uuid": str(host.uuid), "accept_new_host_key": bool(accept_new_host_key)},
+                     timeout=900)
+
+
+@operation("deleteHost", target="host")
+def delete_host(host):
+    """Forget the host. A sandbox host's namespace goes with it (it exists only for Nimbo)."""
+    netns = host.netns
+    delete_object(host)
+    if netns:
+        from . import sandbox
+
+        transaction.on_commit(lambda: sandbox.destroy_machine(netns))

@@ -1,7 +1,7 @@
 """Test data builders: make_zone(), make_cluster()... Each app's work adds its own here."""
 
 from apps.compute.models import InstanceOffering
-from apps.infra.models import Cluster, Zone
+from apps.infra.models import Cluster, Host, Zone
 
 __all__ = [
     "make_zone", "make_cluster", "make_offering",
@@ -10,6 +10,8 @@ __all__ = [
     "make_vr_offering", "make_vip",
     # storage
     "make_primary_storage", "make_local_backup_storage",
+    # hosts
+    "make_host",
 ]
 
 
@@ -141,3 +143,13 @@ def make_local_backup_storage(name="BACKUP-STORAGE1", folder=None, **fields):
 
     return BackupStorage.objects.create(name=name, type="Local", folder=folder or tempfile.mkdtemp(prefix="nimbo-bs-"),
                                         status="Connected", **fields)
+
+
+def make_host(cluster=None, name="HOST1", management_ip="198.51.100.11", password="s3cret-Pw", **fields):
+    """A host row (no connection: use apps.infra.services.add_host for the real path)."""
+    fields = {"status": "Connected", "cpu_num": 2, "cpu_speed": 2000, "memory_size": 8 * 1024**3,
+              "domain_type": "kvm", **fields}
+    host = Host(cluster=cluster or make_cluster(), name=name, management_ip=management_ip, **fields)
+    host.password = password
+    host.save()
+    return host

@@ -1,10 +1,12 @@
 from django.db.models import Count
+from drf_spectacular.utils import extend_schema
+from rest_framework.decorators import action
 
-from apps.core.api.base import ServiceViewSet
+from apps.core.api.base import ServiceViewSet, job_accepted
 from apps.infra import services
-from apps.infra.models import Cluster, Zone
+from apps.infra.models import Cluster, Host, Zone
 
-from .serializers import ClusterSerializer, ZoneSerializer
+from .serializers import ClusterSerializer, HostSerializer, ReconnectSerializer, ZoneSerializer
 
 
 class ZoneViewSet(ServiceViewSet):
@@ -27,3 +29,28 @@ class ClusterViewSet(ServiceViewSet):
     create_service = services.create_cluster
     update_service = services.update_cluster
     delete_service = services.delete_cluster
+
+
+class HostViewSet(ServiceViewSet):
+    """Adding a host answers 202 with the job that connects it; so does reconnect."""
+
+    queryset = Host.objects.select_related("cluster")
+    serializer_class = HostSerializer
+    filterset_fields = {"name": ["exact"], "cluster": ["exact"], "status": ["exact"], "state": ["exact"],
+                        "management_ip": ["exact"]}
+    search_fields = ["name", "description", "management_ip"]
+    ordering_fields = ["name", "created", "status"]
+    update_service = services.update_host
+    delete_service = services.delete_host
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return job_accepted(services.add_host(user=request.user, **serializer.validated_data))
+
+    @extend_schema(request=ReconnectSerializer, responses={202: None})
+    @action(detail=True, methods=["post"])
+    def reconnect(self, request, uuid=None):
+        params = ReconnectSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        return job_accepted(services.reconnect_host(self.get_object(), user=request.user, **params.validated_data))

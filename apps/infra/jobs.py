@@ -1,0 +1,81 @@
+"""Host jobs: add/reconnect (SSH, Ansible, agent, facts), run by the management node's workers."""
+
+import logging
+import os
+
+from django.conf import settings
+from django.utils import timezone
+
+from apps.core.exceptions import JobFailed
+
+from . import ansible, realise, sandbox, ssh
+from .agent import call_host, wait_for_heartbeat
+from .choices import HostStatus
+from .models import Host
+
+log = logging.getLogger("nimbo.infra.jobs")
+
+
+def agent_redis_url(host):
+    """The Redis the host's agent connects to: the management Redis, as the host can reach it."""
+    if host.is_sandbox:
+        return settings.REDIS_URL
+    return os.environ.get("NIMBO_AGENT_REDIS_URL") or settings.REDIS_URL
+
+
+def heartbeat_interval():
+    return float(os.environ.get("NIMBO_AGENT_HEARTBEAT", "5"))
+
+
+def connect_host(ctx, host_uuid, adding=False, accept_new_host_key=False):
+    """Add or reconnect a host: SSH login, the playbook, the agent, the facts; then Connected.
+
+    A failed add removes the host again (and the sandbox namespace it built), so a corrected
+    retry starts clean; a failed reconnect leaves the host Disconnected with the reason.
+    """
+    host = Host.objects.select_related("cluster").get(pk=host_uuid)
+    Host.objects.filter(pk=host.pk).update(status=HostStatus.CONNECTING, status_message="")
+    built_sandbox = False
+    try:
+        if host.is_sandbox:
+            with ctx.step(f"Build the sandbox host (namespace {host.netns})", progress=10):
+                built_sandbox = sandbox.ensure_machine(host.netns, host.management_ip, host.password, host.ssh_port)
+        with ctx.step(f"Log in over SSH as {host.username}@{host.management_ip}:{host.ssh_port}", progress=20):
+            known = "" if accept_new_host_key else host.host_key
+            with ssh.connect(host.management_ip, host.ssh_port, host.username, host.password,
+                             known_host_key=known, netns=host.netns) as conn:
+                status, out, _ = conn.run("id -u")
+                if status != 0 or out.strip() != "0":
+                    raise JobFailed(f"{host.username} on {host.management_ip} is not root: the host cannot be prepared.")
+                if host.host_key != conn.host_key:
+                    host.host_key = conn.host_key
+                    Host.objects.filter(pk=host.pk).update(host_key=conn.host_key)
+        with ctx.step("Prepare the host (Ansible playbook)", progress=70):
+            ansible.run_playbook(ctx, host, redis_url=agent_redis_url(host), heartbeat=heartbeat_interval())
+        with ctx.step("Wait for the host agent", progress=80):
+            if not wait_for_heartbeat(host.uuid, timeout=30):
+                raise JobFailed(f"The agent on {host.management_ip} did not start (no heartbeat within 30 s).")
+            call_host(host, "host.ping", timeout=30)
+        with ctx.step("Gather facts (CPU, memory, KVM)", progress=90):
+            facts = call_host(host, "host.facts", timeout=30)
+            host.cpu_num = facts["cpu_num"]
+            host.cpu_speed = facts["cpu_speed"]
+            host.memory_size = facts["memory_size"]
+            host.domain_type = facts["domain_type"]
+            host.facts = facts
+            host.save(update_fields=["cpu_num", "cpu_speed", "memory_size", "domain_type", "facts", "updated"])
+        realise.on_host_connected(ctx, host)
+    except Exception as exc:
+        if adding:
+            log.info("adding host %s failed: %s", host.management_ip, exc)
+            Host.objects.filter(pk=host.pk).delete()
+            if built_sandbox:
+                sandbox.destroy_machine(host.netns)
+        else:
+            Host.objects.filter(pk=host.pk).update(status=HostStatus.DISCONNECTED, status_message=str(exc)[:512])
+        raise
+    Host.objects.filter(pk=host.pk).update(
+        status=HostStatus.CONNECTED, status_message="", last_heartbeat=timezone.now()
+    )
+    return {"host": str(host.uuid), "domain_type": host.domain_type, "cpu_num": host.cpu_num,
+            "memory_size": host.memory_size}

@@ -1,0 +1,107 @@
+"""Hosts through the API: adding answers 202 with the job; credentials are write-only and encrypted."""
+
+import pytest
+
+from apps.core.models import Job
+from apps.infra.models import Host
+from tests.support.factories import make_cluster, make_host
+
+pytestmark = pytest.mark.django_db
+
+
+def error(response, status):
+    assert response.status_code == status, response.content
+    return response.json()["error"]
+
+
+def test_add_host_answers_202_with_the_job(api, rq_queue):
+    cluster = make_cluster()
+    response = api.post("/api/v1/hosts/", {"name": "HOST1", "cluster": str(cluster.uuid),
+                                           "management_ip": "198.51.100.11", "password": "s3cret-Pw"}, format="json")
+    assert response.status_code == 202, response.content
+    job = response.json()["job"]
+    host = Host.objects.get()
+    assert (job["kind"], job["state"], job["target_id"]) == ("addHost", "queued", str(host.uuid))
+    assert host.status == "Connecting" and host.username == "root" and host.ssh_port == 22
+    assert host.password == "s3cret-Pw" and "s3cret" not in host.encrypted_password
+    body = api.get(f"/api/v1/hosts/{host.uuid}/").json()
+    assert "password" not in body and "encrypted_password" not in body
+    assert body["cluster_name"] == "CLUSTER1" and body["hypervisor_type"] == "KVM" and body["status"] == "Connecting"
+
+
+@pytest.mark.parametrize(
+    "payload, status, field, message",
+    [
+        ({"password": ""}, 400, "password", "This field may not be blank."),
+        ({"password": None}, 400, "password", "This field may not be null."),
+        ({"management_ip": "300.1.1.1"}, 400, "management_ip", "Enter a valid IPv4 address."),
+        ({"ssh_port": 0}, 400, "ssh_port", "Ensure this value is greater than or equal to 1."),
+        ({"ssh_port": 70000}, 400, "ssh_port", "Ensure this value is less than or equal to 65535."),
+    ],
+)
+def test_add_host_validation(api, rq_queue, payload, status, field, message):
+    cluster = make_cluster()
+    data = {"name": "HOST1", "cluster": str(cluster.uuid), "management_ip": "198.51.100.11", "password": "pw-1234",
+            **payload}
+    err = error(api.post("/api/v1/hosts/", data, format="json"), status)
+    assert (err["field"], err["message"]) == (field, message)
+    assert not Host.objects.exists() and not Job.objects.filter(kind="addHost").exists()
+
+
+def test_password_is_required_to_add(api, rq_queue):
+    cluster = make_cluster()
+    data = {"name": "HOST1", "cluster": str(cluster.uuid), "management_ip": "198.51.100.11"}
+    assert error(api.post("/api/v1/hosts/", data, format="json"), 400) == {
+        "code": "required", "message": "This field is required.", "field": "password"}
+
+
+def test_management_ip_is_unique(api, rq_queue):
+    host = make_host()
+    data = {"name": "HOST2", "cluster": str(host.cluster.uuid), "management_ip": host.management_ip, "password": "x"}
+    err = error(api.post("/api/v1/hosts/", data, format="json"), 409)
+    assert err == {"code": "duplicate", "message": "Host with this Management IP already exists.",
+                   "field": "management_ip"}
+
+
+def test_update_password_and_frozen_fields(api):
+    host = make_host()
+    assert api.patch(f"/api/v1/hosts/{host.uuid}/", {"password": "new-Pw-1"}, format="json").status_code == 200
+    host.refresh_from_db()
+    assert host.password == "new-Pw-1"
+    err = error(api.patch(f"/api/v1/hosts/{host.uuid}/", {"management_ip": "198.51.100.99"}, format="json"), 400)
+    assert err == {"code": "invalid", "message": "Management IP cannot be changed.", "field": "management_ip"}
+
+
+def test_reconnect_answers_202(api, rq_queue):
+    host = make_host(status="Disconnected")
+    response = api.post(f"/api/v1/hosts/{host.uuid}/reconnect/", {"accept_new_host_key": True}, format="json")
+    assert response.status_code == 202
+    job = Job.objects.get(kind="reconnectHost")
+    assert job.params == {"host_uuid": str(host.uuid), "accept_new_host_key": True}
+    assert response.json()["job"]["uuid"] == str(job.uuid)
+
+
+def test_delete_host(api):
+    host = make_host()
+    assert api.delete(f"/api/v1/hosts/{host.uuid}/").status_code == 204
+    assert not Host.objects.exists()
+
+
+def test_list_hosts_constant_queries(api, django_assert_max_num_queries):
+    cluster = make_cluster()
+    for i in range(20):
+        make_host(cluster=cluster, name=f"H{i}", management_ip=f"198.51.100.{i + 10}")
+    with django_assert_max_num_queries(4):
+        assert api.get("/api/v1/hosts/").json()["count"] == 20
+
+
+def test_admin_add_host_starts_the_job(client, user, rq_queue):
+    cluster = make_cluster()
+    client.force_login(user)
+    response = client.post("/infra/host/add/", {"name": "HOST1", "cluster": str(cluster.uuid),
+                                                "management_ip": "198.51.100.12", "ssh_port": 22,
+                                                "username": "root", "password": "pw-Admin-1", "state": "Enabled"})
+    assert response.status_code == 302, response.content
+    host = Host.objects.get()
+    assert host.password == "pw-Admin-1"
+    assert Job.objects.get(kind="addHost").target_id == str(host.uuid)

@@ -1,0 +1,41 @@
+"""Sandbox hosts in tests: build them for real (namespaces, sshd, agent) and always remove them."""
+
+import os
+import uuid
+
+import pytest
+
+from apps.infra import sandbox
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="sandbox hosts need root (namespaces)")
+
+
+def free_ip(prefix="198.51.100."):
+    """A management address unlikely to clash with another test of this session."""
+    return prefix + str(10 + uuid.uuid4().int % 200)
+
+
+class SandboxTracker:
+    """Remembers every namespace a test built and removes them at teardown, also on failure."""
+
+    def __init__(self):
+        self.namespaces = set()
+
+    def machine(self, ns, ip, password, port=22):
+        self.namespaces.add(ns)
+        sandbox.ensure_machine(ns, ip, password, port)
+        return ns
+
+    def track(self, ns):
+        self.namespaces.add(ns)
+        return ns
+
+    def cleanup(self):
+        from apps.infra.models import Host
+
+        try:
+            self.namespaces.update(h.netns for h in Host.objects.select_related("cluster") if h.netns)
+        except Exception:  # noqa: BLE001 - the database may already be gone
+            pass
+        for ns in self.namespaces:
+            sandbox.destroy_machine(ns)

@@ -1,0 +1,41 @@
+"""The registry of host-side operations and what every operation may use.
+
+An operation is a plain function of keyword arguments (plain data in, plain data out),
+registered under a dotted name:
+
+    @operation("network.ensure_l2")
+    def ensure_l2(interface, vlan=None): ...
+
+Any module of this package can register operations (network.py, storage.py, firewall.py...);
+the agent imports them all. Raise `HostOpError` for a failure the user should read.
+This package never imports Django.
+"""
+
+import os
+
+from .errors import HostError
+
+OPERATIONS = {}
+
+
+class HostOpError(HostError):
+    """An expected failure of a host operation; its message reaches the user as is."""
+
+
+def operation(name):
+    def register(func):
+        if name in OPERATIONS and OPERATIONS[name] is not func:
+            raise RuntimeError(f"host operation {name} registered twice")
+        OPERATIONS[name] = func
+        return func
+
+    return register
+
+
+def host_uuid():
+    return os.environ.get("NIMBO_HOST_UUID", "")
+
+
+def sandbox_phys():
+    """The sandbox physical-network namespace this host is plugged into ("" on a real host)."""
+    return os.environ.get("NIMBO_SANDBOX_PHYS", "")
