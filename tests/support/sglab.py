@@ -88,9 +88,9 @@ def session_echo(proc, text, timeout=3.0):
 class Lab:
     """`with Lab() as lab: a = lab.guest("a", "10.0.0.2")` builds host + guests; all torn down at exit."""
 
-    def __init__(self):
+    def __init__(self, host_ns=None):
         self.prefix = f"sg{secrets.token_hex(3)}"
-        self.host = f"{self.prefix}-host"
+        self.host = host_ns or f"{self.prefix}-host"
         self.guests = []
         self.tmp = tempfile.mkdtemp(prefix=f"nimbo-{self.prefix}-")
         self.client_key = os.path.join(self.tmp, "id_ed25519")
@@ -114,10 +114,11 @@ class Lab:
     def hrun(self, *args, check=True):
         return sh("ip", "netns", "exec", self.host, *args, check=check)
 
-    def guest(self, name, ip, mac=None, sshd=True):
+    def guest(self, name, ip, mac=None, sshd=True, device=None):
+        """A guest namespace on the bridge; `device` names its port on the host (a NIC's internal name)."""
         index = len(self.guests) + 2
         mac = mac or f"52:54:00:{secrets.token_hex(1)}:{secrets.token_hex(1)}:{index:02x}"
-        device = f"{self.prefix}{name}"[:15]
+        device = device or f"{self.prefix}{name}"[:15]
         guest = Guest(self, name, ip, mac, device)
         self.guests.append(guest)
         sh("ip", "netns", "add", guest.ns)
