@@ -67,7 +67,7 @@ def add_image(ctx, copy):
 
                     files.store(staging, copy.install_path, upload_progress)
             except HostError as exc:
-                raise JobFailed(exc.message) from exc
+                raise JobFailed(f"Backup storage {storage.name}: {exc.message}") from exc
     except BaseException as exc:
         Path(staging).unlink(missing_ok=True)
         _remove_copy_file(copy)

@@ -61,13 +61,21 @@ class SftpFiles:
 
     def store(self, local_path, path, progress=None):
         part = path + ".part"
+        size = os.path.getsize(local_path)
         sftp_ops.run(self.client, f"mkdir -p {sftp_ops.shlex.quote(posixpath.dirname(path))}")
+        self._check_space(size)
         try:
             self.sftp.put(local_path, part, callback=progress)
             self.sftp.posix_rename(part, path)
         except OSError as exc:
             self.remove(path)
+            self._check_space(size)  # SFTP says only "Failure" when the disk fills up meanwhile
             raise HostError(f"Cannot write {path} on the backup storage: {exc.strerror or exc}.") from exc
+
+    def _check_space(self, size):
+        available = self.capacity()["available"]
+        if size > available:
+            raise HostError(f"Not enough space: the image needs {size} bytes, {available} are available.")
 
     def remove(self, path):
         for p in (path, path + ".part"):

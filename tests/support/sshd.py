@@ -4,6 +4,7 @@ Two namespaces joined by a veth (198.51.100.1 client side, 198.51.100.2 server s
 in the server one with password and key login for root. Root's password exists only inside sshd's
 private mount namespace (a bind-mounted /etc/shadow), so the machine's accounts are untouched.
 The test enters the client namespace with `in_netns()` (this thread only) to reach it.
+`<workdir>/small` is a 1 MiB tmpfs in sshd's mount namespace only: a backup storage that fills up.
 """
 
 import contextlib
@@ -82,7 +83,10 @@ def sshd_in_namespace():
             f"PermitRootLogin yes\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\nUsePAM no\n"
             f"AuthorizedKeysFile {workdir}/authorized_keys\nStrictModes no\nSubsystem sftp internal-sftp\n"
         )
-        script = f"mount --bind {shadow} /etc/shadow && exec /usr/sbin/sshd -D -e -f {workdir}/sshd_config"
+        # A 1 MiB file system at <workdir>/small, seen only by sshd: a backup storage that fills up.
+        (workdir / "small").mkdir()
+        script = (f"mount --bind {shadow} /etc/shadow && mount -t tmpfs -o size=1m nimbo-test {workdir}/small && "
+                  f"exec /usr/sbin/sshd -D -e -f {workdir}/sshd_config")
         proc = subprocess.Popen(["ip", "netns", "exec", server_ns, "unshare", "--mount", "--propagation", "private",
                                  "sh", "-c", script], stdout=subprocess.DEVNULL,
                                 stderr=open(workdir / "sshd.log", "wb"), start_new_session=True)
