@@ -8,28 +8,35 @@ The plan is what `workers.host.firewall.apply_plan` converges a host to. It is J
 
 Rules are written exactly as `iptables-save` prints them, so a read-back compares line by line.
 
-Layout (filter table, IPv4 and IPv6 alike):
+Layout (filter table, IPv4 and IPv6 alike). Group rules live once per host in the group's own
+chains, so a rule change rewrites one chain whatever the number of NICs; adding a NIC writes its
+three small chains and one dispatch line in each of the shared chains.
 
-    FORWARD --(one jump)--> nimbo-FORWARD: for each filtered NIC, traffic bridged to or from
-                            its device goes to nimbo-sg
-    nimbo-sg     to the NIC (--physdev-out)   -> nimbo-i-<nic>  (ingress)
-                 from the NIC (--physdev-in)  -> nimbo-s-<nic>  (defaults: anti-spoofing)
-                                              -> nimbo-o-<nic>  (egress)
-                 then ACCEPT (a packet that came back from every chain it met is allowed)
-    nimbo-i-<nic>  established/related, DHCP replies (ICMPv6 ND/RA), the ingress rules, DROP
-    nimbo-s-<nic>  DHCP discovery from 0.0.0.0, the NIC's own IPs with its own MAC, else DROP
-    nimbo-o-<nic>  DHCP, established/related, DNS to the router, ICMPv6 ND, the egress rules,
-                   DROP only when the NIC's groups hold egress rules (else everything leaves)
+    FORWARD --(one jump)--> nimbo-FORWARD: traffic bridged to or from a filtered NIC -> nimbo-sg
+    nimbo-sg   from the NIC (--physdev-in):  nimbo-s-<nic> (defaults: anti-spoofing, DHCP discovery),
+                                             then nimbo-o-<nic> (egress)
+               then nimbo-in
+    nimbo-in   to the NIC (--physdev-out):   nimbo-i-<nic> (ingress), then ACCEPT
+    nimbo-i-<nic>  established/related, DHCP replies (ICMPv6 ND/RA), then each group's
+                   nimbo-gi-<group> (its ingress rules, ACCEPT), then DROP
+    nimbo-o-<nic>  DHCP, established/related, DNS to the router, ICMPv6 ND: on to nimbo-in; then, only
+                   when the NIC's groups hold egress rules, each nimbo-ge-<group> (allowed: on to
+                   nimbo-in) and DROP; otherwise everything leaves
+    Egress is checked before ingress, and an allowed egress jumps straight to the ingress checks of the
+    destination, so two filtered NICs on one host both have their say and every verdict is final.
 
 Remote-group rules match one ipset per group and family (`nimbo-g<group>-4`/`-6`), so a
 membership change rewrites the set only. A NIC in no group gets no chain at all.
 """
 
+import functools
 import hashlib
+import ipaddress
 from dataclasses import dataclass, field
 
 TOP_CHAIN = "nimbo-FORWARD"
 SG_CHAIN = "nimbo-sg"
+IN_CHAIN = "nimbo-in"
 CHAIN_PREFIX = "nimbo-"
 FAMILIES = ("v4", "v6")
 ETHERTYPE_FAMILY = {"IPv4": "v4", "IPv6": "v6"}
@@ -101,6 +108,12 @@ def nic_chains(nic_id):
     return f"nimbo-i-{key}", f"nimbo-s-{key}", f"nimbo-o-{key}"
 
 
+def group_chains(group_id):
+    """(ingress, egress) chains holding a group's rules, shared by every NIC of the group on the host."""
+    key = short_id(group_id)
+    return f"nimbo-gi-{key}", f"nimbo-ge-{key}"
+
+
 def ipset_name(group_id, family):
     """The set of a group's member addresses (at most 19 characters; ipset allows 31)."""
     return f"nimbo-g{short_id(group_id)}-{family[1]}"
@@ -115,9 +128,9 @@ def _host_prefix(address):
     return f"{address}/128" if is_v6(address) else f"{address}/32"
 
 
+@functools.lru_cache(maxsize=65536)
 def _canonical_prefix(prefix, family):
     """A CIDR as iptables-save prints it (0.0.0.0/0 and ::/0 are omitted entirely)."""
-    import ipaddress
 
     network = ipaddress.ip_network(prefix, strict=False)
     if network.prefixlen == 0:
@@ -129,8 +142,11 @@ def protocol_name(number):
     return PROTOCOL_NAMES.get(number, str(number))
 
 
+@functools.lru_cache(maxsize=262144)
 def rule_match(rule, members_set=None):
-    """The match part of an iptables rule for one security group rule (without -A/-j)."""
+    """The match part of an iptables rule for one security group rule (without -A/-j).
+
+    Cached: a host recompiled after one change formats only the rules it has not seen."""
     parts = []
     remote_flag = "-s" if rule.direction == "ingress" else "-d"
     if rule.remote_ip_prefix:
@@ -157,19 +173,18 @@ def rule_match(rule, members_set=None):
     return " ".join(parts)
 
 
-def _ingress_chain(chain, nic, rules, family, sets):
+def _ingress_chain(chain, nic, group_ids, family):
     lines = [
-        f"-A {chain} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN",
+        f"-A {chain} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
         f"-A {chain} -m conntrack --ctstate INVALID -j DROP",
         f"-A {chain} {MIDSTREAM} -j DROP",
     ]
     if family == "v4":
-        lines.append(f"-A {chain} -p udp -m udp --sport 67 --dport 68 -j RETURN")
+        lines.append(f"-A {chain} -p udp -m udp --sport 67 --dport 68 -j ACCEPT")
     else:
-        lines += [f"-A {chain} -p ipv6-icmp -m icmp6 --icmpv6-type {t} -j RETURN" for t in (130, 131, 132, 134, 135, 136)]
-        lines.append(f"-A {chain} -p udp -m udp --sport 547 --dport 546 -j RETURN")
-    for rule in rules:
-        lines.append(f"-A {chain} {rule_match(rule, sets.get(rule.remote_group_id))} -j RETURN")
+        lines += [f"-A {chain} -p ipv6-icmp -m icmp6 --icmpv6-type {t} -j ACCEPT" for t in (130, 131, 132, 134, 135, 136)]
+        lines.append(f"-A {chain} -p udp -m udp --sport 547 --dport 546 -j ACCEPT")
+    lines += [f"-A {chain} -j {group_chains(gid)[0]}" for gid in group_ids]
     lines.append(f"-A {chain} -j DROP")
     return lines
 
@@ -191,90 +206,88 @@ def _spoof_chain(chain, nic, family):
     return lines
 
 
-def _egress_chain(chain, nic, rules, family, sets, default_allow):
+def _egress_chain(chain, nic, group_ids, family, default_allow):
+    """Allowed traffic goes on to the destination's ingress checks (nimbo-in), which end it."""
     lines = []
     if family == "v4":
-        lines.append(f"-A {chain} -p udp -m udp --sport 68 --dport 67 -j RETURN")
+        lines.append(f"-A {chain} -p udp -m udp --sport 68 --dport 67 -j {IN_CHAIN}")
         lines.append(f"-A {chain} -p udp -m udp --sport 67 --dport 68 -j DROP")  # no rogue DHCP server
     else:
-        lines += [f"-A {chain} -p ipv6-icmp -m icmp6 --icmpv6-type {t} -j RETURN" for t in (130, 131, 132, 133, 135, 136, 143)]
-        lines.append(f"-A {chain} -p udp -m udp --sport 546 --dport 547 -j RETURN")
+        lines += [f"-A {chain} -p ipv6-icmp -m icmp6 --icmpv6-type {t} -j {IN_CHAIN}"
+                  for t in (130, 131, 132, 133, 135, 136, 143)]
+        lines.append(f"-A {chain} -p udp -m udp --sport 546 --dport 547 -j {IN_CHAIN}")
         lines.append(f"-A {chain} -p ipv6-icmp -m icmp6 --icmpv6-type 134 -j DROP")  # no rogue router
-    lines.append(f"-A {chain} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN")
+    lines.append(f"-A {chain} -m conntrack --ctstate RELATED,ESTABLISHED -j {IN_CHAIN}")
     lines.append(f"-A {chain} -m conntrack --ctstate INVALID -j DROP")
     lines.append(f"-A {chain} {MIDSTREAM} -j DROP")
     for server in nic.dns_servers:
         if is_v6(server) == (family == "v6"):
             for proto in ("udp", "tcp"):
-                lines.append(f"-A {chain} -d {_host_prefix(server)} -p {proto} -m {proto} --dport 53 -j RETURN")
-    for rule in rules:
-        lines.append(f"-A {chain} {rule_match(rule, sets.get(rule.remote_group_id))} -j RETURN")
+                lines.append(f"-A {chain} -d {_host_prefix(server)} -p {proto} -m {proto} --dport 53 -j {IN_CHAIN}")
     if not default_allow:
+        lines += [f"-A {chain} -j {group_chains(gid)[1]}" for gid in group_ids]
         lines.append(f"-A {chain} -j DROP")
     return lines
 
 
+def _group_chain(chain, rules, sets, verdict):
+    return [f"-A {chain} {rule_match(rule, sets.get(rule.remote_group_id))} -j {verdict}" for rule in rules]
+
+
 def compile_host(state):
     """The whole firewall plan of one host from its NICs, their groups' rules and the members."""
-    plan = {"v4": {"chains": {}}, "v6": {"chains": {}}, "ipsets": {}, "nics": {}}
+    plan = {"v4": {"chains": {}}, "v6": {"chains": {}}, "ipsets": {}, "nics": {}, "groups": {}}
     filtered = sorted((n for n in state.nics if n.group_ids), key=lambda n: n.id)
+    used_groups = sorted({gid for nic in filtered for gid in nic.group_ids})
     needed_sets = {}
-    for nic in filtered:
-        for gid in nic.group_ids:
-            for rule in state.rules.get(gid, ()):
-                if rule.remote_group_id:
-                    needed_sets[(rule.remote_group_id, rule.family)] = ipset_name(rule.remote_group_id, rule.family)
+    for gid in used_groups:
+        for rule in state.rules.get(gid, ()):
+            if rule.remote_group_id:
+                needed_sets[(rule.remote_group_id, rule.family)] = ipset_name(rule.remote_group_id, rule.family)
     for (gid, family), name in sorted(needed_sets.items(), key=lambda kv: kv[1]):
         members = sorted({ip.split("/")[0] for ip in state.members.get(gid, ()) if is_v6(ip) == (family == "v6")})
         plan["ipsets"][name] = {"family": "inet6" if family == "v6" else "inet", "members": members}
+    for gid in used_groups:
+        rules = state.rules.get(gid, ())
+        plan["groups"][gid] = {"chains": list(group_chains(gid)), "rules": [_rule_data(r, needed_sets) for r in rules]}
 
     for family in FAMILIES:
         chains = plan[family]["chains"]
-        top, sg = [], []
+        sets = {gid: name for (gid, fam), name in needed_sets.items() if fam == family}
+        for gid in used_groups:
+            fam_rules = [r for r in state.rules.get(gid, ()) if r.family == family]
+            gin, gout = group_chains(gid)
+            chains[gin] = _group_chain(gin, [r for r in fam_rules if r.direction == "ingress"], sets, "ACCEPT")
+            chains[gout] = _group_chain(gout, [r for r in fam_rules if r.direction == "egress"], sets, IN_CHAIN)
+        top, sg, into = [], [], []
         for nic in filtered:
             ingress, spoof, egress = nic_chains(nic.id)
-            rules = _unique_rules(nic, state.rules)
-            default_allow = not any(r.direction == "egress" for r in rules)
-            fam_rules = [r for r in rules if r.family == family]
-            sets = {gid: name for (gid, fam), name in needed_sets.items() if fam == family}
+            default_allow = not any(r.direction == "egress" for gid in nic.group_ids for r in state.rules.get(gid, ()))
             dev = nic.device
             top.append(f"-A {TOP_CHAIN} -m physdev --physdev-out {dev} --physdev-is-bridged -j {SG_CHAIN}")
             top.append(f"-A {TOP_CHAIN} -m physdev --physdev-in {dev} --physdev-is-bridged -j {SG_CHAIN}")
-            sg.append(f"-A {SG_CHAIN} -m physdev --physdev-out {dev} --physdev-is-bridged -j {ingress}")
             sg.append(f"-A {SG_CHAIN} -m physdev --physdev-in {dev} --physdev-is-bridged -j {spoof}")
             sg.append(f"-A {SG_CHAIN} -m physdev --physdev-in {dev} --physdev-is-bridged -j {egress}")
-            chains[ingress] = _ingress_chain(ingress, nic, [r for r in fam_rules if r.direction == "ingress"], family, sets)
+            into.append(f"-A {IN_CHAIN} -m physdev --physdev-out {dev} --physdev-is-bridged -j {ingress}")
+            chains[ingress] = _ingress_chain(ingress, nic, nic.group_ids, family)
             chains[spoof] = _spoof_chain(spoof, nic, family)
-            chains[egress] = _egress_chain(
-                egress, nic, [r for r in fam_rules if r.direction == "egress"], family, sets, default_allow
-            )
+            chains[egress] = _egress_chain(egress, nic, nic.group_ids, family, default_allow)
             if family == "v4":
                 plan["nics"][nic.id] = {
                     "device": dev,
                     "mac": nic.mac.lower(),
                     "ips": list(nic.ips),
                     "chains": [ingress, spoof, egress],
+                    "groups": list(nic.group_ids),
                     "egress_default": default_allow,
-                    "rules": [_rule_data(r, needed_sets) for r in rules],
                 }
         if filtered:
-            sg.append(f"-A {SG_CHAIN} -j ACCEPT")
+            sg.append(f"-A {SG_CHAIN} -j {IN_CHAIN}")
+            into.append(f"-A {IN_CHAIN} -j ACCEPT")
             chains[TOP_CHAIN] = top
             chains[SG_CHAIN] = sg
+            chains[IN_CHAIN] = into
     return plan
-
-
-def _unique_rules(nic, rules_by_group):
-    """The rules of all the NIC's groups, each distinct match once (order: group, then rule)."""
-    seen, out = set(), []
-    for gid in nic.group_ids:
-        for rule in rules_by_group.get(gid, ()):
-            key = (rule.direction, rule.ethertype, rule.protocol, rule.port_min, rule.port_max,
-                   rule.remote_ip_prefix, rule.remote_group_id)
-            if key not in seen:
-                seen.add(key)
-                out.append(rule)
-    return out
 
 
 def _rule_data(rule, sets):

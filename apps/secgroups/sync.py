@@ -91,23 +91,22 @@ def schedule_reconcile(delay=RECONCILE_INTERVAL):
 
 
 def host_namespace(host):
-    """The network namespace holding a sandbox host (its bridges and firewall)."""
-    return getattr(host, "netns", "") or getattr(host, "namespace", "") or f"nimbo-host-{str(host.pk)[:8]}"
+    """The network namespace holding a sandbox host (its bridges and firewall); "" for a real host."""
+    return host.netns
 
 
 def deliver(host, op, payload):
-    """Run a firewall operation on the host's agent: "apply", "reconcile" (payload: the plan) or
-    "read_back" (payload: a NIC id). Routed through apps.infra.agent when it exists; a sandbox
-    host is served in-process inside its namespace."""
-    try:
+    """Run a firewall operation on the host: "apply", "reconcile" (payload: the plan) or
+    "read_back" (payload: a NIC id). A sandbox host's namespace is on this machine: served in
+    process; a real host through its agent (apps.infra.agent.call_host)."""
+    netns = host_namespace(host)
+    if not netns:
         from apps.infra.agent import call_host
-    except ImportError:
-        call_host = None
-    if call_host is not None and not _is_sandbox(host):
-        return call_host(host, f"firewall.{op}", payload)
+
+        args = {"nic_id": payload} if op == "read_back" else {"plan": payload}
+        return call_host(host, f"firewall.{op}", args, timeout=120)
     from workers.host import firewall
 
-    netns = host_namespace(host)
     if op == "apply":
         return firewall.apply_plan(payload, netns)
     if op == "reconcile":
@@ -115,9 +114,3 @@ def deliver(host, op, payload):
     if op == "read_back":
         return firewall.read_back(netns, payload)
     raise ValueError(f"unknown firewall operation {op}")
-
-
-def _is_sandbox(host):
-    from apps.infra.choices import HypervisorType
-
-    return host.cluster.hypervisor_type == HypervisorType.SANDBOX

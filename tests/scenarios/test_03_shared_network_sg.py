@@ -3,7 +3,7 @@ namespace guests on a sandbox host and real packets (shared/scenarios/03)."""
 
 import pytest
 
-from apps.secgroups.compile import nic_chains
+from apps.secgroups.compile import group_chains, nic_chains
 from apps.secgroups.models import HostFirewall
 from tests.support.sgscene import sandbox_scene
 
@@ -47,11 +47,14 @@ def test_scenario_03(api, jobs_inline):
         assert [g["name"] for g in shown["groups"]] == ["web"] and len(shown["groups"][0]["rules"]) == 4
         live = shown["realised"]["v4"]
         ssh_rule = reply.json()["uuid"]
-        assert (f'-A {ingress} -s 198.51.100.16/28 -p tcp -m tcp --dport 22 -m comment --comment "r:{ssh_rule}" '
-                "-j RETURN") in live
-        assert f"-A {ingress} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN" in live
+        rules_chain = group_chains(group["uuid"])[0]
+        assert f"-A {ingress} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT" in live
+        assert f"-A {ingress} -j {rules_chain}" in live and live[live.index(f"-A {ingress} -j {rules_chain}") + 1] == (
+            f"-A {ingress} -j DROP"), "default deny after the group's rules"
+        assert (f'-A {rules_chain} -s 198.51.100.16/28 -p tcp -m tcp --dport 22 -m comment --comment "r:{ssh_rule}" '
+                "-j ACCEPT") in live
         assert f"-A {defaults} -s 198.51.100.10/32 -m mac --mac-source {vm.nic.mac} -j RETURN" in live
-        assert live[-1] == f"-A {egress} -j DROP" or any(line.startswith(f"-N {egress}") for line in live)
+        assert f"-A {defaults} -j DROP" in live
         assert shown["read_back_error"] == ""
 
         # 7. A guest that changes its own IP or MAC gets nothing through.

@@ -2,7 +2,8 @@
 
 import pytest
 
-from apps.secgroups.compile import HostState, Nic, Rule, compile_host, ipset_name, nic_chains, rule_match
+from apps.secgroups.compile import (HostState, Nic, Rule, compile_host, group_chains, ipset_name, nic_chains,
+                                    rule_match)
 from tests.support.sglab import Lab
 from workers.host import firewall
 
@@ -44,13 +45,27 @@ def test_rule_forms():
 
 def test_egress_is_open_until_a_group_holds_egress_rules():
     v4 = plan_for([Rule("i", "ingress", "IPv4", 6, 22, 22)])["v4"]["chains"]
-    assert v4["nimbo-o-5b1d6a3e7c1f"][-1].endswith("-j DROP") is False
-    v4 = plan_for([Rule("e4", "egress", "IPv4"), Rule("e6", "egress", "IPv6")])
-    egress = v4["v4"]["chains"]["nimbo-o-5b1d6a3e7c1f"]
-    assert egress[-2:] == ['-A nimbo-o-5b1d6a3e7c1f -m comment --comment "r:e4" -j RETURN',
-                           "-A nimbo-o-5b1d6a3e7c1f -j DROP"]
-    assert "-A nimbo-o-5b1d6a3e7c1f -d 10.0.0.1/32 -p udp -m udp --dport 53 -j RETURN" in egress
-    assert v4["nics"][NIC]["egress_default"] is False
+    assert not v4["nimbo-o-5b1d6a3e7c1f"][-1].endswith("-j DROP")
+    plan = plan_for([Rule("e4", "egress", "IPv4"), Rule("e6", "egress", "IPv6")])
+    egress = plan["v4"]["chains"]["nimbo-o-5b1d6a3e7c1f"]
+    gin, gout = group_chains("g")
+    assert egress[-2:] == [f"-A nimbo-o-5b1d6a3e7c1f -j {gout}", "-A nimbo-o-5b1d6a3e7c1f -j DROP"]
+    assert plan["v4"]["chains"][gout] == [f'-A {gout} -m comment --comment "r:e4" -j nimbo-in']
+    assert plan["v6"]["chains"][gout] == [f'-A {gout} -m comment --comment "r:e6" -j nimbo-in']
+    assert "-A nimbo-o-5b1d6a3e7c1f -d 10.0.0.1/32 -p udp -m udp --dport 53 -j nimbo-in" in egress
+    assert plan["nics"][NIC]["egress_default"] is False
+
+
+def test_group_rules_are_written_once_per_host_whatever_the_number_of_nics():
+    rules = {"g": [Rule("a", "ingress", "IPv4", 6, 22, 22)]}
+    nics = [Nic(f"n{i}", f"vnic{i}", f"52:54:00:00:00:{i:02x}", (f"10.0.0.{i + 2}",), ("g",)) for i in range(3)]
+    plan = compile_host(HostState(nics=nics, rules=rules))
+    gin = group_chains("g")[0]
+    assert plan["v4"]["chains"][gin] == [f'-A {gin} -p tcp -m tcp --dport 22 -m comment --comment "r:a" -j ACCEPT']
+    assert all(f"-A {nic_chains(n.id)[0]} -j {gin}" in plan["v4"]["chains"][nic_chains(n.id)[0]] for n in nics)
+    more = compile_host(HostState(nics=nics, rules={"g": [*rules["g"], Rule("b", "ingress", "IPv4", 6, 80, 80)]}))
+    changed = [c for c in more["v4"]["chains"] if more["v4"]["chains"][c] != plan["v4"]["chains"].get(c)]
+    assert changed == [gin], "a rule change rewrites the group's chain only"
 
 
 def test_defaults_chain_holds_anti_spoofing():

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from apps.secgroups.compile import HostState, Nic, Rule, compile_host, ipset_name, nic_chains
+from apps.secgroups.compile import HostState, Nic, Rule, compile_host, group_chains, ipset_name, nic_chains
 from tests.support.sglab import Lab, session_echo
 from workers.host import firewall
 
@@ -63,7 +63,7 @@ def test_default_deny_ingress_allow_egress_icmp_and_cidr_rules(lab):
 
     box.group("web", Rule("icmp", "ingress", "IPv4", ICMP, -1, -1))
     result = box.apply()
-    assert result["chains"] == [nic_chains(vm.nic_id)[0]], "only the VM's ingress chain is rewritten"
+    assert result["chains"] == [group_chains("web")[0]], "only the group's ingress rules chain is rewritten"
     assert inside.ping(vm) and outside.ping(vm)
     assert inside.tcp(vm) == "", "nothing else gets in"
 
@@ -76,8 +76,8 @@ def test_default_deny_ingress_allow_egress_icmp_and_cidr_rules(lab):
 
     # The operator's view: the NIC's three chains, read back from the host.
     live = firewall.read_back(lab.host, vm.nic_id)
-    assert '-A %s -s 10.0.0.3/32 -p tcp -m tcp --dport 22 -m comment --comment "r:ssh" -j RETURN' % (
-        nic_chains(vm.nic_id)[0]) in live["v4"]
+    assert '-A %s -s 10.0.0.3/32 -p tcp -m tcp --dport 22 -m comment --comment "r:ssh" -j ACCEPT' % (
+        group_chains("web")[0]) in live["v4"]
     assert live["v4"][0] == f"-N {nic_chains(vm.nic_id)[0]}"
 
     # Applying the same plan again changes nothing.
@@ -159,14 +159,14 @@ def test_drift_is_repaired_and_counted(lab):
     box.apply()
     assert peer.ping(vm)
     ingress = nic_chains(vm.nic_id)[0]
-    lab.hrun("iptables", "-w", "-D", "nimbo-sg", "-m", "physdev", "--physdev-out", vm.device,
+    lab.hrun("iptables", "-w", "-D", "nimbo-in", "-m", "physdev", "--physdev-out", vm.device,
              "--physdev-is-bridged", "-j", ingress)
     lab.hrun("iptables", "-w", "-F", ingress)
     lab.hrun("iptables", "-w", "-X", ingress)
     planned = len(box.plan()["v4"]["chains"][ingress])
     result = firewall.reconcile(box.plan(), lab.host)
     assert result["repaired"] == planned + 1
-    assert result["drifted_chains"] == sorted([ingress, "nimbo-sg"])
+    assert result["drifted_chains"] == sorted([ingress, "nimbo-in"])
     assert peer.ping(vm)
     assert firewall.reconcile(box.plan(), lab.host)["repaired"] == 0
 
@@ -182,3 +182,17 @@ def test_removing_every_group_leaves_nothing_behind(lab):
     box.apply()
     saved = lab.hrun("iptables-save").stdout + lab.hrun("ip6tables-save").stdout + lab.hrun("ipset", "save").stdout
     assert "nimbo" not in saved
+
+
+def test_two_filtered_nics_on_one_host_both_have_their_say(lab):
+    client = lab.guest("cl", "10.0.0.2", sshd=False)
+    server = lab.guest("srv", "10.0.0.3")
+    box = Sandbox(lab)
+    box.group("client", Rule("out-ssh", "egress", "IPv4", TCP, 22, 22), defaults=False)
+    box.group("server", Rule("in-ssh", "ingress", "IPv4", TCP, 22, 22), Rule("in-icmp", "ingress", "IPv4", ICMP))
+    box.nic(client, "client")
+    box.nic(server, "server")
+    box.apply()
+    assert client.tcp(server).startswith("SSH-2.0-OpenSSH"), "allowed out by one, in by the other"
+    assert not client.ping(server), "the server lets ICMP in, but the client's egress rules do not let it out"
+    assert not server.ping(client), "the server may send anything, but the client lets nothing in"

@@ -91,7 +91,7 @@ def test_sync_job_applies_and_reconcile_records_drift(api, rq_queue):
 
         # Someone deletes the NIC's ingress chain by hand.
         ingress = nic_chains(vm.nic.pk)[0]
-        scene.lab.hrun("iptables", "-w", "-D", "nimbo-sg", "-m", "physdev", "--physdev-out", vm.device,
+        scene.lab.hrun("iptables", "-w", "-D", "nimbo-in", "-m", "physdev", "--physdev-out", vm.device,
                        "--physdev-is-bridged", "-j", ingress)
         scene.lab.hrun("iptables", "-w", "-F", ingress)
         scene.lab.hrun("iptables", "-w", "-X", ingress)

@@ -25,6 +25,9 @@ import subprocess
 from collections import Counter
 from contextlib import contextmanager
 
+from .errors import HostError
+from .ops import operation
+
 log = logging.getLogger("nimbo.host.firewall")
 
 TOP_CHAIN = "nimbo-FORWARD"
@@ -34,13 +37,22 @@ TOOLS = {"v4": ("iptables", "iptables-restore", "iptables-save"), "v6": ("ip6tab
 STATE_DIR = os.environ.get("NIMBO_FIREWALL_STATE", "/run/nimbo/firewall")
 
 
-class FirewallError(Exception):
+class FirewallError(HostError):
     pass
 
 
 def _ns(netns):
-    if not netns or not re.fullmatch(r"[A-Za-z0-9_.-]+", netns):
+    """The command prefix that runs inside the host's namespace.
+
+    An empty `netns` means "this agent's own namespace" and is accepted only inside the agent of
+    a real host; anywhere else (a sandbox, the management node, tests) a namespace must be named,
+    so the machine's own firewall is never touched."""
+    if not netns:
+        if os.environ.get("NIMBO_HOST_UUID") and not os.environ.get("NIMBO_SANDBOX_PHYS"):
+            return []
         raise FirewallError("The firewall runs inside a host network namespace; none was given.")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", netns):
+        raise FirewallError(f"Invalid network namespace name {netns!r}.")
     return ["ip", "netns", "exec", netns]
 
 
@@ -54,13 +66,13 @@ def _run(netns, *args, input=None, check=True):
 @contextmanager
 def _locked(netns):
     os.makedirs(STATE_DIR, exist_ok=True)
-    with open(os.path.join(STATE_DIR, f"{netns}.lock"), "w") as lock:
+    with open(os.path.join(STATE_DIR, f"{netns or 'host'}.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
 
 def _state_path(netns):
-    return os.path.join(STATE_DIR, f"{netns}.json")
+    return os.path.join(STATE_DIR, f"{netns or 'host'}.json")
 
 
 def _load_state(netns):
@@ -228,21 +240,27 @@ def _restore_sets(netns, planned_sets, names, existing):
 # --- conntrack: what the new rules no longer allow must not stay open ---------------------------
 
 
+def _nic_rules(plan, nic):
+    return [rule for gid in nic.get("groups", ()) for rule in plan.get("groups", {}).get(gid, {}).get("rules", ())]
+
+
 def _clear_conntrack(plan, netns, chains, sets):
-    affected = [
-        nic for nic in plan["nics"].values()
-        if chains & set(nic["chains"]) or any(r.get("remote_set") in sets for r in nic["rules"])
-    ]
+    affected = []
+    for nic in plan["nics"].values():
+        rules = _nic_rules(plan, nic)
+        group_chains = {c for gid in nic.get("groups", ()) for c in plan["groups"].get(gid, {}).get("chains", ())}
+        if chains & (set(nic["chains"]) | group_chains) or any(r.get("remote_set") in sets for r in rules):
+            affected.append((nic, rules))
     if not affected:
         return 0
     members = {name: {ipaddress.ip_address(m) for m in spec["members"]} for name, spec in plan["ipsets"].items()}
     deleted = 0
     for family, flag in (("v4", "ipv4"), ("v6", "ipv6")):
         ips = {}
-        for nic in affected:
+        for nic, rules in affected:
             for ip in nic["ips"]:
                 if (":" in ip) == (family == "v6"):
-                    ips[ipaddress.ip_address(ip.split("/")[0])] = nic
+                    ips[ipaddress.ip_address(ip.split("/")[0])] = (nic, rules)
         if not ips:
             continue
         out = _run(netns, "conntrack", "-L", "-f", flag, check=False).stdout
@@ -250,8 +268,8 @@ def _clear_conntrack(plan, netns, chains, sets):
             if not entry or entry["src"] == entry["dst"]:
                 continue
             nic_in, nic_out = ips.get(entry["dst"]), ips.get(entry["src"])
-            allowed = (nic_in is None or _allowed(nic_in, "ingress", entry, members)) and (
-                nic_out is None or _allowed(nic_out, "egress", entry, members))
+            allowed = (nic_in is None or _allowed(*nic_in, "ingress", entry, members)) and (
+                nic_out is None or _allowed(*nic_out, "egress", entry, members))
             if not allowed:
                 args = ["-D", "-f", flag, "-p", entry["proto"], "-s", str(entry["src"]), "-d", str(entry["dst"])]
                 if entry.get("sport") is not None:
@@ -279,7 +297,7 @@ def _parse_entry(line):
     return entry if "src" in entry and "dst" in entry else None
 
 
-def _allowed(nic, direction, entry, members):
+def _allowed(nic, rules, direction, entry, members):
     """Whether the NIC's current rules let this connection in (ingress) or out (egress)."""
     proto = entry["protonum"]
     if proto == 17 and entry.get("dport") in (67, 68, 546, 547):
@@ -288,7 +306,7 @@ def _allowed(nic, direction, entry, members):
         return True
     remote = entry["src"] if direction == "ingress" else entry["dst"]
     family = "v6" if remote.version == 6 else "v4"
-    for rule in nic["rules"]:
+    for rule in rules:
         if rule["direction"] != direction or rule["family"] != family:
             continue
         if rule["protocol"] is not None and rule["protocol"] != proto and not (
@@ -356,17 +374,45 @@ def short_id(value):
 
 
 def read_back(netns, nic_id):
-    """The live rules of a NIC's chains, as `iptables -S <chain>` prints them: {"v4": [...], "v6": [...]}."""
+    """The live rules of a NIC's chains and of its groups' chains they jump to, as `iptables -S
+    <chain>` prints them: {"v4": [...], "v6": [...]}."""
     key = short_id(nic_id)
     out = {}
     for family in TOOLS:
-        lines = []
-        for kind in ("i", "s", "o"):
-            result = _run(netns, TOOLS[family][0], "-w", "-S", f"nimbo-{kind}-{key}", check=False)
-            if result.returncode == 0:
-                lines += result.stdout.splitlines()
+        lines, queue, seen = [], [f"nimbo-{kind}-{key}" for kind in ("i", "s", "o")], set()
+        while queue:
+            chain = queue.pop(0)
+            if chain in seen:
+                continue
+            seen.add(chain)
+            result = _run(netns, TOOLS[family][0], "-w", "-S", chain, check=False)
+            if result.returncode != 0:
+                continue
+            for line in result.stdout.splitlines():
+                lines.append(line)
+                target = line.rsplit(" -j ", 1)[-1] if " -j " in line else ""
+                if target.startswith(("nimbo-gi-", "nimbo-ge-")):
+                    queue.append(target)
         out[family] = lines
     return out
+
+
+# --- the host agent's operations -----------------------------------------------------------------
+
+
+@operation("firewall.apply")
+def op_apply(plan, netns=""):
+    return apply_plan(plan, netns)
+
+
+@operation("firewall.reconcile")
+def op_reconcile(plan, netns=""):
+    return reconcile(plan, netns)
+
+
+@operation("firewall.read_back")
+def op_read_back(nic_id, netns=""):
+    return read_back(netns, nic_id)
 
 
 def remove_all(netns):
