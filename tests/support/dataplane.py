@@ -5,7 +5,6 @@ Everything lives in namespaces with a random suffix; the machine's own interface
 
 import secrets
 import shutil
-import subprocess
 
 from workers.host import links
 
@@ -39,12 +38,11 @@ class HostNamespace:
         links.delete_netns(self.name)
 
 
-def guest_exec(guest_name, uts_file, *cmd, timeout=20):
+def guest_exec(spec, *cmd, timeout=20):
     """Run `cmd` as the namespace guest does (its namespace, /etc files and host name)."""
-    return subprocess.run(
-        ["ip", "netns", "exec", guest_name, "nsenter", f"--uts={uts_file}", "--", *cmd],
-        capture_output=True, text=True, timeout=timeout,
-    )
+    from workers.host import guests
+
+    return guests.run_in(spec, *cmd, timeout=timeout)
 
 
 def have(*tools):

@@ -37,7 +37,7 @@ def guest_spec(host, hostname, mac, key, sfx):
 
 def ssh(from_guest, target, key_file, command):
     return guest_exec(
-        from_guest.name, from_guest.path("uts"), "ssh", "-i", key_file, "-o", "StrictHostKeyChecking=no",
+        from_guest, "ssh", "-i", key_file, "-o", "StrictHostKeyChecking=no",
         "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
         f"root@{target}", command,
     )
@@ -89,7 +89,7 @@ def test_two_guests_get_leases_resolve_and_ssh_and_router_is_rebuilt(keypair):
         assert guests.status(inner)["state"] == "Running"
 
         # The outer guest resolves the inner one through dnsmasq's own entries (upstream unreachable).
-        found = guest_exec(outer.name, outer.path("uts"), "getent", "hosts", f"inner.{DOMAIN}")
+        found = guest_exec(outer, "getent", "hosts", f"inner.{DOMAIN}")
         assert found.stdout.split()[0] == "198.51.100.230"
         there = ssh(outer, f"inner.{DOMAIN}", key_file, "hostname; ip -4 -o addr show dev eth0")
         assert there.returncode == 0, there.stderr
@@ -97,7 +97,7 @@ def test_two_guests_get_leases_resolve_and_ssh_and_router_is_rebuilt(keypair):
         assert "198.51.100.230/24" in there.stdout
         # The root password works too (sshpass feeds it to a real ssh client).
         by_password = guest_exec(
-            outer.name, outer.path("uts"), "sshpass", "-p", "password", "ssh", "-o", "StrictHostKeyChecking=no",
+            outer, "sshpass", "-p", "password", "ssh", "-o", "StrictHostKeyChecking=no",
             "-o", "UserKnownHostsFile=/dev/null", "-o", "PubkeyAuthentication=no", "root@198.51.100.230", "hostname",
         )
         assert by_password.stdout.strip() == "inner", by_password.stderr
@@ -129,9 +129,9 @@ def test_two_guests_get_leases_resolve_and_ssh_and_router_is_rebuilt(keypair):
         vr.files = compile_dnsmasq({**_plan_of(vr), "hosts": entries[1:] + [
             {"mac": "fa:16:3e:00:00:32", "ip": "198.51.100.232", "hostname": "third"}]})
         assert router.ensure_router(vr) == ["dnsmasq reloaded"]
-        assert wait(lambda: guest_exec(outer.name, outer.path("uts"), "getent", "hosts", f"third.{DOMAIN}")
+        assert wait(lambda: guest_exec(outer, "getent", "hosts", f"third.{DOMAIN}")
                     .stdout.startswith("198.51.100.232"))
-        assert guest_exec(outer.name, outer.path("uts"), "getent", "hosts", f"inner.{DOMAIN}").returncode != 0
+        assert guest_exec(outer, "getent", "hosts", f"inner.{DOMAIN}").returncode != 0
         assert entries[0]["mac"] not in open(vr.path("dhcp-hosts")).read()
         assert entries[0]["mac"] not in {lease["mac"] for lease in router.leases(vr)}
 

@@ -8,8 +8,10 @@ with its own host key, accepting root with the given key and password.
 Three kernel features make it feel like a machine without touching the machine:
 - `ip netns exec` bind-mounts `/etc/netns/<name>/{resolv.conf,hostname,shadow}` over `/etc/...`
   for every process it starts, so the guest's resolver and root password are its own;
-- a persistent UTS namespace (an nsfs file bind-mounted in the state directory) gives the guest
-  its own host name; every guest process enters it with `nsenter`;
+- a UTS namespace of its own gives the guest its host name: the first guest process (sshd) is
+  started in a new one, and every later process enters it through `/proc/<pid>/ns/uts` of a live
+  guest process (no bind mount: those would stay inside the caller's mount namespace, and the
+  agent of a sandbox host runs in one of its own);
 - PID files written by the daemons let stop() end exactly the processes started here.
 
 Libvirt guests live in `workers/host/domains.py`. No Django import here.
@@ -97,9 +99,23 @@ class NamespaceGuest:
         return os.path.join(ETC_NETNS, self.name)
 
 
-def _exec_prefix(spec):
-    """Run a command as the guest: its network namespace, its /etc files, its host name."""
-    return ["ip", "netns", "exec", spec.name, "nsenter", f"--uts={spec.path('uts')}", "--"]
+def _uts_holder(spec):
+    """A live guest process whose UTS namespace is the guest's, or None."""
+    return _sshd_pid(spec) or next((p for p in (_udhcpc_pid(spec, n) for n in spec.nics) if p), None)
+
+
+def exec_prefix(spec):
+    """The command prefix that runs a command as the guest: its namespace, /etc files and host name."""
+    holder = _uts_holder(spec)
+    if holder is None:
+        raise RuntimeError(f"Guest {spec.name} is not running.")
+    return ["ip", "netns", "exec", spec.name, "nsenter", f"--uts=/proc/{holder}/ns/uts", "--"]
+
+
+def run_in(spec, *cmd, timeout=30):
+    """Run `cmd` inside the guest; the CompletedProcess (text)."""
+    spec = spec if isinstance(spec, NamespaceGuest) else NamespaceGuest.from_dict(spec)
+    return subprocess.run(exec_prefix(spec) + list(cmd), capture_output=True, text=True, timeout=timeout)
 
 
 def _password_hash(password):
@@ -144,13 +160,6 @@ def _prepare_files(spec):
     links.write_file(spec.path("udhcpc.sh"), UDHCPC_SCRIPT.format(state=spec.state_dir, primary=primary), mode=0o700)
 
 
-def _ensure_uts(spec):
-    uts = spec.path("uts")
-    if not os.path.ismount(uts):
-        open(uts, "a").close()
-        links.run(["unshare", f"--uts={uts}", "busybox", "hostname", spec.hostname])
-
-
 def _sshd_pid(spec):
     pid = links.read_pid(spec.path("sshd.pid"))
     return pid if pid and links.pid_alive(pid, marker=spec.path("sshd_config")) else None
@@ -180,9 +189,14 @@ def start(spec):
             links.veth_into(nic.dev, host_netns=spec.host_netns, bridge=nic.bridge, inner_netns=spec.name,
                             inner_dev=nic.inner, mac=nic.mac)
             done.append(f"nic {nic.dev}")
-    _ensure_uts(spec)
     if not _sshd_pid(spec):
-        links.run(_exec_prefix(spec) + [SSHD, "-f", spec.path("sshd_config"), "-E", spec.path("sshd.log")])
+        sshd = [SSHD, "-f", spec.path("sshd_config"), "-E", spec.path("sshd.log")]
+        if _uts_holder(spec):
+            links.run(exec_prefix(spec) + sshd)
+        else:  # the guest's first process: a new UTS namespace with the guest's host name
+            links.run(["ip", "netns", "exec", spec.name, "unshare", "--uts", "--", "/bin/sh", "-c",
+                       'busybox hostname "$0" && exec "$@"', spec.hostname, *sshd])
+        _wait_for(lambda: _sshd_pid(spec), 5)
         done.append("sshd")
     for nic in spec.nics:
         if not _udhcpc_pid(spec, nic):
@@ -190,7 +204,7 @@ def start(spec):
             with open(spec.path(f"udhcpc.{nic.inner}.log"), "ab") as log:
                 # setsid -f: the client outlives this call without becoming our child (no zombie to reap).
                 subprocess.run(
-                    ["setsid", "-f"] + _exec_prefix(spec) + [
+                    ["setsid", "-f"] + exec_prefix(spec) + [
                         "busybox", "udhcpc", "-f", "-R", "-i", nic.inner, "-s", spec.path("udhcpc.sh"),
                         "-p", pidfile, "-x", f"hostname:{spec.hostname}", "-t", "3", "-T", "1", "-A", "1",
                     ],
@@ -266,9 +280,6 @@ def stop(spec):
     for nic in spec.nics:
         links.delete_link(nic.dev, netns=spec.host_netns)
     links.delete_netns(spec.name)
-    uts = spec.path("uts")
-    if os.path.ismount(uts):
-        links.run(["umount", uts], check=False)
     for name in os.listdir(spec.state_dir) if os.path.isdir(spec.state_dir) else []:
         if name.startswith("lease.") or name.endswith(".pid"):
             os.unlink(spec.path(name))
