@@ -21,3 +21,8 @@ class VmState(models.TextChoices):
 class VmType(models.TextChoices):
     USER = "UserVm", "User VM"
     APPLIANCE = "ApplianceVm", "Appliance VM (virtual router)"
+
+
+class GuestKind(models.TextChoices):
+    LIBVIRT = "Libvirt", "Libvirt guest (a real VM)"
+    NAMESPACE = "Namespace", "Namespace guest (sandbox hosts only: a namespace with DHCP and sshd)"

@@ -14,7 +14,7 @@ from apps.infra.models import Cluster, Host, Zone
 from apps.networks.models import L3Network, UsedIp
 from apps.networks.validators import validate_dns_label
 
-from .choices import AllocatorStrategy, VmState, VmType
+from .choices import AllocatorStrategy, GuestKind, VmState, VmType
 
 MIN_MEMORY = 16 * 1024**2
 
@@ -66,6 +66,9 @@ class VmInstance(BaseModel):
                                   verbose_name="last host")
     state = models.CharField(max_length=16, choices=VmState.choices, default=VmState.CREATED, db_index=True,
                              verbose_name="state")
+    guest_kind = models.CharField(max_length=16, choices=GuestKind.choices, default=GuestKind.LIBVIRT,
+                                  verbose_name="guest kind",
+                                  help_text="Namespace guests run on sandbox hosts only, and start in a blink.")
 
     class Meta:
         ordering = ["name"]

@@ -6,7 +6,7 @@ from apps.core.exceptions import Conflict, InvalidInput
 from apps.core.jobs import operation
 from apps.core.services import create_object, delete_object, update_object
 
-from .choices import VmState, VmType
+from .choices import GuestKind, VmState, VmType
 from .models import InstanceOffering, VmInstance, VmNic, generate_mac
 
 
@@ -62,7 +62,7 @@ def delete_nic(nic):
 
 @operation("createVmInstance")
 def create_vm(*, name, l3_networks, instance_offering=None, image=None, hostname="", description="",
-              type=VmType.USER, zone=None, static_ips=None):
+              type=VmType.USER, zone=None, static_ips=None, guest_kind=GuestKind.LIBVIRT):
     """Record a VM and its NICs (one per L3 network, in order; device index = position) in state Created.
 
     `static_ips`: {L3 network uuid (str): address} for NICs that need a given address.
@@ -90,7 +90,7 @@ def create_vm(*, name, l3_networks, instance_offering=None, image=None, hostname
                            field="static_ips")
     vm = create_object(VmInstance, {"name": name, "description": description, "hostname": hostname, "type": type,
                                     "instance_offering": instance_offering, "image": image, "zone": zone,
-                                    "state": VmState.CREATED})
+                                    "state": VmState.CREATED, "guest_kind": guest_kind})
     for index, l3 in enumerate(l3_networks):
         create_nic(vm, l3, ip=static_ips.get(str(l3.pk)), device_index=index)
     return vm

@@ -12,3 +12,11 @@ class VipUse(models.TextChoices):
     PORT_FORWARDING = "PortForwarding", "Port forwarding"
     EIP = "Eip", "Elastic IP"
     SNAT = "SNAT", "Source NAT"
+
+
+class RouterState(models.TextChoices):
+    STARTING = "Starting", "Starting"
+    RUNNING = "Running", "Running"
+    DEGRADED = "Degraded", "Degraded (being repaired)"
+    STOPPED = "Stopped", "Stopped"
+    ERROR = "Error", "Error"

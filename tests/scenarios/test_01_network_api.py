@@ -72,7 +72,8 @@ def test_scenario_01_network(api, setup):
     vms = {}
     for name, hostname in (("INNER-VM", "inner"), ("OUTER-VM", "outer")):
         vm = body(api.post("/api/v1/vms/", {"name": name, "hostname": hostname, "instance_offering": setup["offering"],
-                                            "image": setup["image"], "l3_networks": [l3["uuid"]]}, format="json"), 201)
+                                            "image": setup["image"], "l3_networks": [l3["uuid"]], "start": False},
+                                  format="json"), 201)
         nic = vm["nics"][0]
         assert vm == {"uuid": vm["uuid"], "name": name, "description": "", "hostname": hostname, "type": "UserVm",
                       "state": "Created", "instance_offering": setup["offering"], "image": setup["image"],

@@ -73,7 +73,8 @@ def test_scenario_02_network(api):
     # 6. VM1 on PRIVATE-L3 (running once the lifecycle has booted it).
     def make_vm(name):
         vm = body(api.post("/api/v1/vms/", {"name": name, "hostname": name.lower(), "instance_offering": offering,
-                                            "image": image, "l3_networks": [private["uuid"]]}, format="json"), 201)
+                                            "image": image, "l3_networks": [private["uuid"]], "start": False},
+                                  format="json"), 201)
         from apps.compute.models import VmInstance
 
         VmInstance.objects.filter(pk=vm["uuid"]).update(state="Running")

@@ -116,8 +116,14 @@ def _place_taps(taps):
     for tap in taps:
         host_netns, bridge, dev = tap.get("host_netns"), tap["bridge"], tap["dev"]
         if host_netns:
-            if links.link_exists(dev):  # still in the root namespace: move it to the host's
+            if links.link_exists(dev):
                 links.ip("link", "set", "dev", dev, "netns", host_netns)
+            elif not links.link_exists(dev, netns=host_netns):
+                # Still where libvirtd made it while this code runs inside the host's namespace (as a
+                # sandbox host's agent does): move it from libvirtd's own network namespace.
+                pid = links.read_pid("/run/libvirtd.pid")
+                links.run(["nsenter", "--target", str(pid), "--net", "--", "ip", "link", "set", "dev", dev,
+                           "netns", host_netns])
             links.ip_batch([f"link set {dev} master {bridge}", f"link set {dev} up"], netns=host_netns)
 
 
@@ -198,3 +204,21 @@ def state(name):
     if code == libvirt.VIR_DOMAIN_PAUSED:
         return "Paused"
     return "Stopped"
+
+
+# --- Operations of the host agent (one plain-data payload each; see apps/compute/guest_specs.py) ---
+
+def start_guest(spec):
+    """{name, xml, taps, console_log}: define the domain and start it; its state."""
+    if spec.get("console_log"):
+        os.makedirs(os.path.dirname(spec["console_log"]), exist_ok=True)
+    define(spec["xml"])
+    return start(spec["name"], spec.get("taps") or ())
+
+
+def stop_guest(spec):
+    return stop(spec["name"], timeout=float(spec.get("timeout", 30)))
+
+
+def destroy_guest(spec):
+    undefine(spec["name"])

@@ -112,10 +112,15 @@ def exec_prefix(spec):
     return ["ip", "netns", "exec", spec.name, "nsenter", f"--uts=/proc/{holder}/ns/uts", "--"]
 
 
-def run_in(spec, *cmd, timeout=30):
-    """Run `cmd` inside the guest; the CompletedProcess (text)."""
+def run_in(spec, *cmd, timeout=30, via=()):
+    """Run `cmd` inside the guest; the CompletedProcess (text).
+
+    `via`: a prefix to reach the mount namespace the guest was made in, e.g. `nsenter --mount=...`
+    of a sandbox host's agent (namespaces named by a process in another mount namespace are only
+    visible there).
+    """
     spec = spec if isinstance(spec, NamespaceGuest) else NamespaceGuest.from_dict(spec)
-    return subprocess.run(exec_prefix(spec) + list(cmd), capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([*via, *exec_prefix(spec), *cmd], capture_output=True, text=True, timeout=timeout)
 
 
 def _password_hash(password):

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from apps.compute.choices import GuestKind
 from apps.compute.models import InstanceOffering, VmInstance, VmNic
 from apps.core.api.serializers import NimboModelSerializer
 from apps.images.models import Image
@@ -39,6 +40,12 @@ class VmInstanceSerializer(NimboModelSerializer):
                   "cluster", "host", "nics", "created", "updated"]
         read_only_fields = ["type", "state"]
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if instance.guest_kind != GuestKind.LIBVIRT:
+            data["guest_kind"] = instance.guest_kind  # namespace guests are labelled as such
+        return data
+
 
 class CreateVmSerializer(serializers.Serializer):
     """A VM record with one NIC per L3 network (addresses and MACs allocated; nothing boots)."""
@@ -52,3 +59,10 @@ class CreateVmSerializer(serializers.Serializer):
                                                queryset=L3Network.objects.select_related("l2_network__zone"))
     static_ips = serializers.DictField(child=serializers.IPAddressField(protocol="IPv4"), required=False,
                                        help_text="{L3 network uuid: address}")
+    guest_kind = serializers.ChoiceField(choices=GuestKind.choices, required=False, default=GuestKind.LIBVIRT)
+    start = serializers.BooleanField(required=False, default=True, help_text="Place and boot it at once (a job).")
+
+
+class StopVmSerializer(serializers.Serializer):
+    timeout = serializers.IntegerField(required=False, default=30, min_value=0, max_value=3600,
+                                       help_text="Seconds to wait for a graceful shutdown before forcing it.")

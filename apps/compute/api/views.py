@@ -1,13 +1,15 @@
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
-from rest_framework import viewsets
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from apps.compute import services
+from apps.compute import lifecycle, services
 from apps.compute.models import InstanceOffering, VmInstance, VmNic
-from apps.core.api.base import ServiceViewSet
+from apps.core.api.base import ServiceViewSet, job_accepted
 
-from .serializers import CreateVmSerializer, InstanceOfferingSerializer, VmInstanceSerializer, VmNicSerializer
+from .serializers import (CreateVmSerializer, InstanceOfferingSerializer, StopVmSerializer, VmInstanceSerializer,
+                          VmNicSerializer)
 
 
 class InstanceOfferingViewSet(ServiceViewSet):
@@ -41,8 +43,38 @@ class VmInstanceViewSet(ServiceViewSet):
     def create(self, request, *args, **kwargs):
         data = CreateVmSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        vm = services.create_vm(user=request.user, **data.validated_data)
+        fields = dict(data.validated_data)
+        start = fields.pop("start", True)
+        vm = services.create_vm(user=request.user, **fields)
+        if start:
+            # The record is answered at once; placing and booting it is a job (state goes Starting -> Running).
+            lifecycle.start_create_vm(vm, user=request.user)
         return Response(self.get_serializer(self._reread(vm)).data, status=201)
+
+    @extend_schema(request=None, responses={202: None})
+    @action(detail=True, methods=["post"])
+    def start(self, request, uuid=None):
+        return job_accepted(lifecycle.start_vm(self.get_object(), user=request.user))
+
+    @extend_schema(request=StopVmSerializer, responses={202: None})
+    @action(detail=True, methods=["post"])
+    def stop(self, request, uuid=None):
+        data = StopVmSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return job_accepted(lifecycle.stop_vm(self.get_object(), user=request.user, **data.validated_data))
+
+    @extend_schema(request=StopVmSerializer, responses={202: None})
+    @action(detail=True, methods=["post"])
+    def reboot(self, request, uuid=None):
+        data = StopVmSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return job_accepted(lifecycle.reboot_vm(self.get_object(), user=request.user, **data.validated_data))
+
+    @extend_schema(request=None, responses={202: None})
+    @action(detail=True, methods=["post"], url_path="destroy")
+    def destroy_vm(self, request, uuid=None):
+        """Stop the guest, remove it from its host and router, free its disk and addresses, delete the VM."""
+        return job_accepted(lifecycle.destroy_vm(self.get_object(), user=request.user))
 
 
 class VmNicViewSet(viewsets.ReadOnlyModelViewSet):

@@ -1,3 +1,4 @@
+from .routers import VirtualRouterViewSet
 from .views import EipViewSet, PortForwardingRuleViewSet, VipViewSet, VirtualRouterOfferingViewSet
 
 
@@ -6,3 +7,4 @@ def register(router):
     router.register("vips", VipViewSet, basename="vip")
     router.register("port-forwarding-rules", PortForwardingRuleViewSet, basename="port-forwarding-rule")
     router.register("eips", EipViewSet, basename="eip")
+    router.register("virtual-routers", VirtualRouterViewSet, basename="virtual-router")

@@ -1,5 +1,6 @@
 from .nat import Eip, PortForwardingRule
 from .offering import VirtualRouterOffering
+from .router import VirtualRouter
 from .vip import Vip
 
-__all__ = ["VirtualRouterOffering", "Vip", "PortForwardingRule", "Eip"]
+__all__ = ["VirtualRouterOffering", "VirtualRouter", "Vip", "PortForwardingRule", "Eip"]

@@ -1,0 +1,35 @@
+"""The virtual router of an L3 network: where it runs and what it holds (booted by a job)."""
+
+from django.db import models
+
+from apps.core.models import BaseModel
+from apps.infra.models import Host
+from apps.networks.models import L3Network
+
+from ..choices import RouterState
+
+
+class VirtualRouter(BaseModel):
+    """The router serving DHCP and DNS (and later NAT) for one L3 network: a network namespace on a host.
+
+    Booted by the first VM on the L3 whose provider is VirtualRouter; rebuilt by the reconcile job
+    when it dies. `address` is its leg's address: the gateway, or on a flat network one from the range.
+    """
+
+    l3_network = models.OneToOneField(L3Network, on_delete=models.PROTECT, related_name="virtual_router",
+                                      verbose_name="L3 network")
+    host = models.ForeignKey(Host, null=True, blank=True, on_delete=models.PROTECT, related_name="virtual_routers",
+                             verbose_name="host")
+    state = models.CharField(max_length=16, choices=RouterState.choices, default=RouterState.STARTING,
+                             verbose_name="state")
+    address = models.GenericIPAddressField(protocol="IPv4", null=True, blank=True, verbose_name="address")
+    netmask = models.CharField(max_length=15, blank=True, default="", verbose_name="netmask")
+    namespace = models.CharField(max_length=32, blank=True, default="", verbose_name="namespace")
+    leg = models.CharField(max_length=15, blank=True, default="", verbose_name="leg device")
+    used_ip = models.OneToOneField("networks.UsedIp", null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="virtual_router", verbose_name="used IP")
+    last_repair = models.CharField(max_length=255, blank=True, default="", verbose_name="last repair")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["name"], name="%(app_label)s_%(class)s_unique_name")]

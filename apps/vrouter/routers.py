@@ -1,0 +1,141 @@
+"""Booting, updating and repairing the virtual router of an L3 network (called from VM jobs).
+
+- `ensure_router_for(l3, host, ctx)`: the L3's router exists (booted on `host` if it is the
+  first VM) and its dnsmasq holds one entry per NIC on the L3. Called when a NIC comes or goes.
+- `router_spec(router)`: the plain data `workers.host.router.ensure_router` converges to.
+- `reconcile_routers(ctx)`: re-applies every router; what had to be repaired is reported.
+
+A router holds the gateway address when the L3 offers SNAT through VirtualRouter; otherwise (a
+flat network whose gateway is someone else's) it takes its own address from the range.
+"""
+
+import ipaddress
+
+from django.conf import settings
+from django.db import transaction
+
+from apps.infra.agent import call_host
+from apps.networks.choices import Provider, ServiceType
+from workers.host import router as host_router
+
+from .choices import RouterState
+from .compile import compile_dnsmasq
+from .models import VirtualRouter
+
+
+def served_by_router(l3):
+    """True if the L3's DHCP or DNS comes from the VirtualRouter provider."""
+    return any(l3.provider_of(s) == Provider.VIRTUAL_ROUTER for s in (ServiceType.DHCP, ServiceType.DNS))
+
+
+def _lock(l3):
+    """Serialise changes to one router across workers (NICs of many VMs come at once)."""
+    import django_rq
+
+    return django_rq.get_connection("default").lock(f"nimbo:router:{l3.pk}", timeout=120, blocking_timeout=120)
+
+
+def _names(l3):
+    hexid = l3.pk.hex if hasattr(l3.pk, "hex") else str(l3.pk).replace("-", "")
+    return f"nimbo-vr-{hexid[:8]}", f"vr{hexid[:10]}"
+
+
+def _boot_record(l3, host):
+    from apps.networks.ipam import allocate_ip
+
+    ip_range = l3.ip_ranges.order_by("start_ip").first()
+    if ip_range is None:
+        from apps.core.exceptions import JobFailed
+
+        raise JobFailed(f"L3 network {l3.name} has no IP range: its router has no address to take.")
+    namespace, leg = _names(l3)
+    vr = VirtualRouter(name=f"vr-{l3.name}"[:255], l3_network=l3, host=host, namespace=namespace, leg=leg,
+                       netmask=ip_range.netmask, state=RouterState.STARTING)
+    if l3.provider_of(ServiceType.SNAT) == Provider.VIRTUAL_ROUTER:
+        vr.address = ip_range.gateway
+    with transaction.atomic():
+        vr.save()
+        if not vr.address:
+            used = allocate_ip(l3, owner=vr)
+            vr.used_ip, vr.address = used, used.ip
+            vr.save(update_fields=["used_ip", "address"])
+    return vr
+
+
+def _host_entries(l3):
+    from apps.compute.choices import VmState
+    from apps.compute.models import VmNic
+
+    nics = (VmNic.objects.filter(l3_network=l3, ip__isnull=False)
+            .exclude(vm_instance__state__in=[VmState.DESTROYING, VmState.DESTROYED])
+            .select_related("vm_instance"))
+    return [{"mac": n.mac, "ip": n.ip, "hostname": n.vm_instance.hostname} for n in nics]
+
+
+def router_spec(vr):
+    l3 = vr.l3_network
+    state_dir = f"{host_router.STATE_ROOT}/{vr.namespace}"
+    ip_range = l3.ip_ranges.order_by("start_ip").first()
+    prefix = ipaddress.IPv4Network(f"0.0.0.0/{vr.netmask}").prefixlen
+    plan = {
+        "state_dir": state_dir, "interface": "eth0", "address": vr.address, "netmask": vr.netmask,
+        "gateway": ip_range.gateway if ip_range else None, "domain": l3.dns_domain,
+        "dns_servers": l3.dns_addresses(), "hosts": _host_entries(l3),
+        "lease_time": getattr(settings, "NIMBO_DHCP_LEASE_TIME", 86400),
+    }
+    return {"name": vr.namespace, "bridge": l3.l2_network.bridge_name, "leg": vr.leg,
+            "address": f"{vr.address}/{prefix}", "files": compile_dnsmasq(plan),
+            "host_netns": vr.host.netns or None}
+
+
+def apply(vr):
+    """Converge the router on its host; the repairs made."""
+    done = call_host(vr.host, "router.ensure_router", router_spec(vr), timeout=60)
+    fields = {"state": RouterState.RUNNING}
+    if done and set(done) - {"dnsmasq reloaded"}:
+        fields["last_repair"] = ", ".join(done)[:255]
+    VirtualRouter.objects.filter(pk=vr.pk).update(**fields)
+    return done
+
+
+def ensure_router_for(l3, host, ctx=None):
+    """Boot the L3's router on `host` if it has none, then bring its host entries up to date."""
+    with _lock(l3):
+        vr = VirtualRouter.objects.select_related("host__cluster", "l3_network__l2_network").filter(
+            l3_network=l3).first()
+        booting = vr is None
+        if booting:
+            vr = _boot_record(l3, host)
+        step = f"Boot the virtual router of {l3.name} on {vr.host.name}" if booting else \
+            f"Update the virtual router of {l3.name}"
+        if ctx is not None:
+            with ctx.step(step):
+                return apply(vr)
+        return apply(vr)
+
+
+def remove_router(vr):
+    """Remove the router from its host and release its address."""
+    from apps.networks.ipam import release_ip
+
+    if vr.host_id:
+        call_host(vr.host, "router.destroy_router", router_spec(vr), timeout=60)
+    used = vr.used_ip
+    vr.delete()
+    if used is not None:
+        release_ip(used)
+
+
+def reconcile_routers(ctx):
+    """Job: re-apply every router; {router name: repairs} for those that had drifted."""
+    drift = {}
+    routers = list(VirtualRouter.objects.select_related("host__cluster", "l3_network__l2_network")
+                   .filter(host__isnull=False))
+    for vr in routers:
+        with ctx.step(f"Check router {vr.name} on {vr.host.name}"):
+            with _lock(vr.l3_network):
+                done = apply(vr)
+        if done:
+            drift[vr.name] = done
+    ctx.set_result(drift=drift)
+    return {"drift": drift}

@@ -1,0 +1,182 @@
+"""Scenario 01 up to step 15 through the REST API, with namespace guests on a sandbox host.
+
+Steps 2-4 and 8-11 build the cloud (a real sandbox host: its own sshd, Ansible, its agent in its
+namespace); steps 13 and 15 create INNER-VM and OUTER-VM: the first boots FLAT-L3's virtual
+router, each gets its address by DHCP from the range, `outer` resolves `inner.tutorials.zstack.org`
+through the router's dnsmasq and logs in to it over SSH. Destroying them leaves nothing behind.
+"""
+
+import os
+import signal
+import time
+
+import pytest
+
+from apps.compute.guest_specs import guest_key_path, guest_spec
+from apps.compute.models import VmInstance
+from apps.core.models import Job
+from apps.vrouter.models import VirtualRouter
+from apps.vrouter.routers import router_spec
+from tests.support.api import body
+from tests.support.factories import make_image
+from tests.support.sandbox import SandboxTracker, free_ip, needs_root
+from workers.host import guests, links, router
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.root, pytest.mark.slow, needs_root]
+DOMAIN = "tutorials.zstack.org"
+
+
+@pytest.fixture
+def sandboxes():
+    from apps.infra import sandbox
+
+    tracker = SandboxTracker()
+    yield tracker
+    # Guests and routers first (the host's namespace holds their bridge), then the hosts, then the switch.
+    for vm in VmInstance.objects.select_related("host__cluster").filter(host__isnull=False):
+        guests.destroy(guest_spec(vm, vm.host))
+    for vr in VirtualRouter.objects.select_related("host__cluster", "l3_network__l2_network"):
+        router.destroy_router(router_spec(vr))
+    tracker.cleanup()
+    sandbox.destroy_phys()
+
+
+def wait(predicate, timeout=20):
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)
+    return value
+
+
+def cloud(api, sandboxes):
+    """Steps 2-4, 7-11: zone, sandbox cluster and host, images, offering, FLAT-L2/L3, VR-OFFERING."""
+    zone = body(api.post("/api/v1/zones/", {"name": "ZONE1"}, format="json"), 201)["uuid"]
+    cluster = body(api.post("/api/v1/clusters/", {"name": "CLUSTER1", "zone": zone, "hypervisor_type": "Sandbox"},
+                            format="json"), 201)["uuid"]
+    ip = free_ip()
+    job = body(api.post("/api/v1/hosts/", {"name": "HOST1", "cluster": cluster, "management_ip": ip,
+                                           "password": "s3cret-Pw"}, format="json"), 202)["job"]
+    assert Job.objects.get(pk=job["uuid"]).state == "succeeded", Job.objects.get(pk=job["uuid"]).error
+    from apps.infra.models import Host
+
+    sandboxes.track(Host.objects.select_related("cluster").get().netns)
+    offering = body(api.post("/api/v1/instance-offerings/", {"name": "512M-512HZ", "cpu_num": 1, "cpu_speed": 512,
+                                                            "memory_size": "512M"}, format="json"), 201)["uuid"]
+    image = str(make_image("zs-sample-image", state="Ready").uuid)
+    vr_image = str(make_image("VIRTUAL-ROUTER", system=True, state="Ready").uuid)
+    l2 = body(api.post("/api/v1/l2-networks/", {"name": "FLAT-L2", "zone": zone, "type": "L2NoVlanNetwork",
+                                                "physical_interface": "eth0"}, format="json"), 201)["uuid"]
+    body(api.post(f"/api/v1/l2-networks/{l2}/attach/", {"cluster": cluster}, format="json"), 200)
+    l3 = body(api.post("/api/v1/l3-networks/", {"name": "FLAT-L3", "l2_network": l2, "type": "L3BasicNetwork",
+                                                "dns_domain": DOMAIN}, format="json"), 201)["uuid"]
+    url = f"/api/v1/l3-networks/{l3}"
+    body(api.post(f"{url}/ip-ranges/", {"name": "FLAT-IP-RANGE", "start_ip": "198.51.100.230",
+                                        "end_ip": "198.51.100.240", "netmask": "255.255.255.0",
+                                        "gateway": "198.51.100.1"}, format="json"), 201)
+    body(api.post(f"{url}/dns/", {"dns": "8.8.8.8"}, format="json"), 200)
+    body(api.post(f"{url}/network-services/", {"services": {"VirtualRouter": ["DHCP", "DNS"],
+                                                             "SecurityGroup": ["SecurityGroup"]}}, format="json"), 200)
+    body(api.post("/api/v1/virtual-router-offerings/", {
+        "name": "VR-OFFERING", "zone": zone, "cpu_num": 1, "cpu_speed": 512, "memory_size": "512M",
+        "image": vr_image, "management_l3": l3, "is_default": True}, format="json"), 201)
+    return {"offering": offering, "image": image, "l3": l3}
+
+
+def create_vm(api, setup, name, hostname, **extra):
+    return body(api.post("/api/v1/vms/", {"name": name, "hostname": hostname, "instance_offering": setup["offering"],
+                                          "image": setup["image"], "l3_networks": [setup["l3"]],
+                                          "guest_kind": "Namespace", **extra}, format="json"), 201)
+
+
+def agent_view(host):
+    """The sandbox host's agent made the guests' namespaces inside its own mount namespace: look from there."""
+    from apps.infra import sandbox
+
+    pid = links.read_pid(str(sandbox.machine_dir(host.netns) / "agent.pid"))
+    return ["nsenter", f"--mount=/proc/{pid}/ns/mnt", "--"]
+
+
+def ssh(spec, target, command, via):
+    return guests.run_in(spec, via=via, *("ssh", "-i", str(guest_key_path()), "-o", "StrictHostKeyChecking=no",
+                         "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
+                         f"root@{target}", command))
+
+
+def test_scenario_01_namespace_guests(api, jobs_inline, sandboxes):
+    setup = cloud(api, sandboxes)
+
+    # 13. INNER-VM: the first VM boots FLAT-L3's virtual router; 15. OUTER-VM.
+    created = {name: create_vm(api, setup, name, hostname)
+               for name, hostname in (("INNER-VM", "inner"), ("OUTER-VM", "outer"))}
+    vms = {name: VmInstance.objects.select_related("host__cluster").get(pk=vm["uuid"]) for name, vm in created.items()}
+    for name, vm in vms.items():
+        shown = body(api.get(f"/api/v1/vms/{vm.pk}/"), 200)
+        assert (shown["state"], shown["guest_kind"], shown["host"]) == ("Running", "Namespace", str(vm.host.pk)), name
+    jobs = list(Job.objects.filter(kind="startVmInstance").order_by("created"))
+    assert [j.state for j in jobs] == ["succeeded", "succeeded"], [j.error for j in jobs]
+    assert "Boot the virtual router of FLAT-L3 on HOST1" in [s["name"] for s in jobs[0].steps]
+    assert "Update the virtual router of FLAT-L3" in [s["name"] for s in jobs[1].steps]
+    vr = VirtualRouter.objects.select_related("host__cluster", "l3_network__l2_network").get()
+    assert (vr.state, vr.host.name) == ("Running", "HOST1")
+    # On a flat network the router takes its own address from the range, when the first VM boots.
+    assert vr.address == "198.51.100.231"
+
+    via = agent_view(vms["INNER-VM"].host)
+    inner = guest_spec(vms["INNER-VM"], vms["INNER-VM"].host)
+    outer = guest_spec(vms["OUTER-VM"], vms["OUTER-VM"].host)
+    assert wait(lambda: guests.addresses(inner).get("eth0")) == "198.51.100.230/24"
+    assert wait(lambda: guests.addresses(outer).get("eth0")) == "198.51.100.232/24"
+
+    # 16 (without the security group): outer resolves inner by name and logs in to it.
+    found = guests.run_in(outer, "getent", "hosts", f"inner.{DOMAIN}", via=via)
+    assert found.stdout.split()[:1] == ["198.51.100.230"], found
+    there = ssh(outer, f"inner.{DOMAIN}", "hostname; ip -4 -o addr show dev eth0", via)
+    assert there.returncode == 0, there.stderr
+    assert there.stdout.splitlines()[0] == "inner" and "198.51.100.230/24" in there.stdout
+
+    # The router's dnsmasq killed by hand: the reconcile job rebuilds it and a guest renews its lease.
+    spec = router_spec(vr)
+    os.kill(links.read_pid(f"{router.STATE_ROOT}/{vr.namespace}/dnsmasq.pid"), signal.SIGKILL)
+    wait(lambda: router.router_status(spec)["parts"]["dnsmasq"] is False)
+    job = body(api.post("/api/v1/virtual-routers/reconcile/", {}, format="json"), 202)["job"]
+    job = Job.objects.get(pk=job["uuid"])
+    assert job.state == "succeeded" and job.result["drift"] == {vr.name: ["dnsmasq"]}, (job.error, job.result)
+    assert body(api.get(f"/api/v1/virtual-routers/{vr.pk}/"), 200)["last_repair"] == "dnsmasq"
+    guests.renew(inner)
+    assert wait(lambda: any(lease["ip"] == "198.51.100.230" for lease in router.leases(spec)))
+
+    # Stop and start: the guest goes away entirely and comes back with the same address.
+    body(api.post(f"/api/v1/vms/{vms['INNER-VM'].pk}/stop/", {"timeout": 1}, format="json"), 202)
+    assert body(api.get(f"/api/v1/vms/{vms['INNER-VM'].pk}/"), 200)["state"] == "Stopped"
+    assert not links.netns_exists(inner["name"])
+    body(api.post(f"/api/v1/vms/{vms['INNER-VM'].pk}/start/", {}, format="json"), 202)
+    assert body(api.get(f"/api/v1/vms/{vms['INNER-VM'].pk}/"), 200)["state"] == "Running"
+    assert wait(lambda: guests.addresses(inner).get("eth0")) == "198.51.100.230/24"
+
+    # Destroy: no namespace, veth, process or dnsmasq entry is left; the addresses return to the range.
+    for vm in vms.values():
+        body(api.post(f"/api/v1/vms/{vm.pk}/destroy/", {}, format="json"), 202)
+    assert not VmInstance.objects.exists()
+    for spec_ in (inner, outer):
+        assert not links.netns_exists(spec_["name"])
+        assert not links.link_exists(spec_["nics"][0]["dev"], netns=spec_["host_netns"])
+        assert not os.path.exists(f"{guests.STATE_ROOT}/{spec_['name']}")
+    with open(f"{router.STATE_ROOT}/{vr.namespace}/dhcp-hosts") as f:
+        assert f.read() == ""
+    used = body(api.get(f"/api/v1/l3-networks/{setup['l3']}/used-ips/"), 200)
+    assert [u["ip"] for u in used["results"]] == ["198.51.100.231"]  # only the router's own
+
+
+def test_a_vm_that_fits_no_host_fails_clearly_and_releases_its_address(api, jobs_inline, sandboxes):
+    setup = cloud(api, sandboxes)
+    big = body(api.post("/api/v1/instance-offerings/", {"name": "HUGE", "cpu_num": 1, "memory_size": "64T"},
+                        format="json"), 201)["uuid"]
+    vm = create_vm(api, {**setup, "offering": big}, "HUGE-VM", "huge")
+    job = Job.objects.get(kind="startVmInstance")
+    assert job.state == "failed"
+    assert job.error.startswith("No host has 64T of memory and 1 CPU(s) free for this VM (the most free memory")
+    shown = body(api.get(f"/api/v1/vms/{vm['uuid']}/"), 200)
+    assert (shown["state"], shown["nics"], shown["host"]) == ("Error", [], None)
+    assert body(api.get(f"/api/v1/l3-networks/{setup['l3']}/used-ips/"), 200)["results"] == []
