@@ -1,31 +1,47 @@
 """The one door to host-side storage work (workers.host.storage): where it runs is decided here.
 
-Today every call runs in the calling process: sandbox hosts and the management node share this
-machine, and with no connected host the work is done on the management node itself. Routing a
-call to a remote host's agent (its RQ queue, `host.queue_name`) changes this module only; the
-host functions already take and return plain data.
+A call for a host goes to that host's agent (its queue `host-<uuid>`, through
+apps.infra.agent.call_host) as the operation "storage.<function>"; a call with no host (a
+cluster without connected hosts, or work on the management node itself) runs in this process.
+The host functions take and return plain data either way.
 """
 
 import importlib
 import logging
 
-from apps.core.exceptions import JobFailed
+from apps.core.exceptions import JobFailed, NimboError
 from workers.host.errors import HostError
 
 log = logging.getLogger("nimbo.storage.agent")
+
+# Seconds a host may take per operation (copying an image into the cache can be long).
+TIMEOUTS = {"cache_image": 3600, "mount_primary_storage": 180, "unmount_primary_storage": 180}
 
 
 def call_host(host, function, spec, progress=None):
     """Run `workers.host.storage.<function>(spec)` for `host` (None: the management node).
 
-    Returns the function's plain-data result; a HostError becomes a JobFailed naming the host.
-    `progress(done, total)` is passed to functions that report progress (cache_image).
+    Returns the function's plain-data result; a failure becomes a JobFailed naming the host.
+    `progress(done, total)` is passed to functions that report progress (cache_image) when the
+    work runs in this process.
     """
-    module_name, _, name = function.rpartition(".")
-    func = getattr(importlib.import_module(f"workers.host.{module_name or 'storage'}"), name)
+    if host is not None:
+        return _on_agent(host, function, spec)
+    func = getattr(importlib.import_module("workers.host.storage"), function)
     kwargs = {"progress": progress} if progress is not None else {}
     try:
         return func(spec, **kwargs)
     except HostError as exc:
-        where = f"host {host.name}" if host is not None else "the management node"
-        raise JobFailed(f"On {where}: {exc.message}") from exc
+        raise JobFailed(f"On the management node: {exc.message}") from exc
+
+
+def _on_agent(host, function, spec):
+    from apps.infra.agent import HostOperationFailed
+    from apps.infra.agent import call_host as call_agent
+
+    try:
+        return call_agent(host, f"storage.{function}", spec, timeout=TIMEOUTS.get(function, 120))
+    except HostOperationFailed as exc:
+        raise JobFailed(f"On host {host.name}: {exc.message}") from exc
+    except NimboError:
+        raise

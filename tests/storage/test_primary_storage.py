@@ -98,7 +98,8 @@ def test_add_then_attach_local_storage_two_jobs_and_capacity(api, jobs_inline, t
 
 
 @pytest.mark.django_db(transaction=True)
-def test_attach_mounts_on_every_connected_host_only(api, jobs_inline, tmp_path):
+def test_attach_mounts_on_every_connected_host_only(api, jobs_inline, tmp_path, settings):
+    settings.NIMBO_HOST_CALLS_INLINE = True  # the host's agent operation, run in this process
     cluster = make_cluster()
     Host.objects.create(cluster=cluster, name="HOST1", management_ip="192.0.2.1", status="Connected")
     Host.objects.create(cluster=cluster, name="HOST2", management_ip="192.0.2.2", status="Disconnected")
@@ -152,7 +153,8 @@ def test_host_mount_of_local_storage_is_idempotent(tmp_path):
     assert unmount_primary_storage(spec) == {} and (tmp_path / "d").is_dir()
 
 
-def test_a_host_connecting_later_mounts_the_storages_of_its_cluster(tmp_path):
+def test_a_host_connecting_later_mounts_the_storages_of_its_cluster(tmp_path, settings):
+    settings.NIMBO_HOST_CALLS_INLINE = True
     from apps.storage.models import PrimaryStorageAttachment
     from apps.storage.services import mount_primary_storages_of_host
 
