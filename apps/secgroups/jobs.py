@@ -8,7 +8,7 @@ from apps.core.exceptions import JobFailed
 
 from .models import HostFirewall
 from .state import host_plan
-from .sync import deliver, sync_started
+from .sync import deliver, retry_later, sync_started
 
 log = logging.getLogger("nimbo.secgroups.jobs")
 
@@ -35,6 +35,8 @@ def _apply(host, op, plan):
         state.failures += 1
         state.last_error = str(exc)[:2000]
         state.save(update_fields=["failures", "last_error"])
+        if op == "apply":
+            retry_later(host.pk, state.failures)
         raise JobFailed(f"Applying the security groups on host {host} failed: {exc}") from exc
     state.last_applied = timezone.now()
     state.last_result = result

@@ -114,3 +114,45 @@ def deliver(host, op, payload):
     if op == "read_back":
         return firewall.read_back(netns, payload)
     raise ValueError(f"unknown firewall operation {op}")
+
+
+# --- what other operations call -----------------------------------------------------------------
+
+
+def sync_for_vm(vm, *other_hosts):
+    """A VM started, stopped, was destroyed or migrated (pass the old host): sync its host(s) and the
+    hosts whose remote-group sets hold its addresses. Call inside the operation's transaction."""
+    from .models import SecurityGroupNicRef
+
+    group_ids = list(SecurityGroupNicRef.objects.filter(vm_nic__vm_instance=vm)
+                     .values_list("security_group_id", flat=True))
+    hosts = {vm.host_id, *(getattr(h, "pk", h) for h in other_hosts)}
+    if group_ids:
+        hosts |= hosts_of_groups(group_ids, remote_only=True)
+    request_sync(hosts)
+
+
+def sync_for_host(host):
+    """A host (re)connected: converge its firewall to the database."""
+    request_sync([host.pk])
+
+
+RETRY_DELAYS = (5, 15, 60)  # seconds before the next try of a failed apply; the reconcile keeps trying after
+
+
+def retry_later(host_id, failures):
+    """Schedule another sync of a host whose apply failed (its failures stay visible meanwhile)."""
+    import datetime
+
+    import django_rq
+
+    if settings.NIMBO_JOBS_INLINE or failures > len(RETRY_DELAYS):
+        return False
+    django_rq.get_queue("default").enqueue_in(datetime.timedelta(seconds=RETRY_DELAYS[failures - 1]),
+                                              "apps.secgroups.sync.retry_sync", str(host_id))
+    return True
+
+
+def retry_sync(host_id):
+    _redis().delete(PENDING_KEY.format(host_id))
+    _enqueue_syncs([host_id])

@@ -106,3 +106,50 @@ def test_sync_job_applies_and_reconcile_records_drift(api, rq_queue):
         shown = api.get(f"/api/v1/vm-nics/{vm.nic.pk}/firewall/").json()
         assert shown["drift"] == state.drift_by_nic[str(vm.nic.pk)]
         assert reconcile_all()[str(scene.host.pk)] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_apply_is_visible_on_the_host(world, api, jobs_inline):
+    hosts, nics, (a, b, c) = world  # sandbox hosts whose namespaces do not exist on this machine
+    services.add_nics(a, [nics[0]])
+    job = Job.objects.get(kind="syncSecurityGroups")
+    assert job.state == "failed" and job.error.startswith("Applying the security groups on host H0 failed: ")
+    state = api.get(f"/api/v1/host-firewalls/{hosts[0].pk}/").json()
+    assert state["host_name"] == "H0" and state["failures"] == 1 and state["last_error"]
+    services.add_rule(a, protocol=6, port_range_min=1, port_range_max=2)
+    assert api.get(f"/api/v1/host-firewalls/{hosts[0].pk}/").json()["failures"] == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_vm_lifecycle_and_host_reconnect_hooks(world, rq_queue):
+    from apps.secgroups.sync import sync_for_host, sync_for_vm
+
+    hosts, nics, (a, b, c) = world
+    services.add_nics(a, [nics[0]])
+    services.add_rule(b, protocol=6, port_range_min=22, port_range_max=22, remote_group=a)
+    services.add_nics(b, [nics[1]])
+    Job.objects.all().delete()
+    from apps.secgroups.sync import PENDING_KEY, _redis
+
+    for host in hosts:
+        _redis().delete(PENDING_KEY.format(host.pk))
+    # VM0 migrates from H0 to H2: both hosts, and H1 whose set holds VM0's address.
+    vm = nics[0].vm_instance
+    vm.host = hosts[2]
+    vm.save()
+    sync_for_vm(vm, hosts[0])
+    assert sync_jobs() == ["H0", "H1", "H2"]
+    Job.objects.all().delete()
+    for host in hosts:
+        _redis().delete(PENDING_KEY.format(host.pk))
+    sync_for_host(hosts[1])
+    assert sync_jobs() == ["H1"]
+
+
+@pytest.mark.django_db
+def test_nic_firewall_of_an_unfiltered_or_unplaced_nic(world, api):
+    hosts, nics, groups = world
+    shown = api.get(f"/api/v1/vm-nics/{nics[0].pk}/firewall/").json()
+    assert shown == {"nic": str(nics[0].pk), "host": str(hosts[0].pk), "groups": [], "chains": [],
+                     "realised": None, "read_back_error": "", "drift": ""}
+    assert api.get("/api/v1/vm-nics/00000000-0000-0000-0000-000000000000/firewall/").status_code == 404

@@ -176,3 +176,18 @@ class MemberSerializer(serializers.Serializer):
     ip = serializers.CharField(source="vm_nic.ip")
     mac = serializers.CharField(source="vm_nic.mac")
     joined = serializers.DateTimeField(source="created")
+
+
+class HostFirewallSerializer(serializers.ModelSerializer):
+    """How a host's security-group firewall stands (written by the sync and reconcile jobs)."""
+
+    host = serializers.UUIDField(source="host_id", read_only=True)
+    host_name = serializers.CharField(source="host.name", read_only=True)
+
+    class Meta:
+        from apps.secgroups.models import HostFirewall
+
+        model = HostFirewall
+        fields = ["host", "host_name", "last_applied", "last_result", "failures", "last_error", "last_reconciled",
+                  "drift", "drift_by_nic"]
+        read_only_fields = fields

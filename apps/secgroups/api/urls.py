@@ -1,11 +1,12 @@
 from django.urls import path
 
-from .views import NicFirewallView, SecurityGroupRuleViewSet, SecurityGroupViewSet
+from .views import HostFirewallViewSet, NicFirewallView, SecurityGroupRuleViewSet, SecurityGroupViewSet
 
 
 def register(router):
     router.register("security-groups", SecurityGroupViewSet, basename="security-group")
     router.register("security-group-rules", SecurityGroupRuleViewSet, basename="security-group-rule")
+    router.register("host-firewalls", HostFirewallViewSet, basename="host-firewall")
 
 
 urlpatterns = [

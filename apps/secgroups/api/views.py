@@ -7,11 +7,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api.base import ServiceViewSet
-from apps.core.exceptions import NimboError
 from apps.secgroups import services
-from apps.secgroups.models import SecurityGroup, SecurityGroupRule
+from apps.secgroups.models import HostFirewall, SecurityGroup, SecurityGroupRule
 
-from .serializers import (NEUTRON_TO_ZSTACK_FIELDS, L3RefSerializer, MemberSerializer, NicsSerializer,
+from .serializers import (NEUTRON_TO_ZSTACK_FIELDS, HostFirewallSerializer, L3RefSerializer, MemberSerializer, NicsSerializer,
                           RuleSerializer, SecurityGroupSerializer, ZStackRuleSerializer)
 
 
@@ -121,6 +120,15 @@ class SecurityGroupRuleViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixi
         services.delete_rule(instance, user=self.request.user)
 
 
+class HostFirewallViewSet(viewsets.ReadOnlyModelViewSet):
+    """Each host's firewall: last apply, failures in a row and the last error, last drift repaired."""
+
+    lookup_field = "host"
+    queryset = HostFirewall.objects.select_related("host").order_by("host__name", "pk")
+    serializer_class = HostFirewallSerializer
+    filterset_fields = ["host"]
+
+
 class NicFirewallView(APIView):
     """GET /api/v1/vm-nics/{uuid}/firewall/: the NIC's groups and rules next to the rules realised
     on its host, read back from the host as `iptables -S` prints them, and the last drift repaired."""
@@ -131,7 +139,4 @@ class NicFirewallView(APIView):
         from apps.secgroups.realised import nic_firewall
 
         vm_nic = get_object_or_404(VmNic.objects.select_related("vm_instance__host__cluster"), pk=nic)
-        try:
-            return Response(nic_firewall(vm_nic))
-        except NimboError:
-            raise
+        return Response(nic_firewall(vm_nic))
