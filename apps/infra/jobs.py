@@ -79,3 +79,28 @@ def connect_host(ctx, host_uuid, adding=False, accept_new_host_key=False):
     )
     return {"host": str(host.uuid), "domain_type": host.domain_type, "cpu_num": host.cpu_num,
             "memory_size": host.memory_size}
+
+
+def realise_l2(ctx, l2_uuid, cluster_uuid):
+    """Build an L2 network's bridges on the connected hosts of a cluster (after attaching it)."""
+    from apps.infra.models import Cluster
+    from apps.networks.models import L2Network
+
+    l2, cluster = L2Network.objects.get(pk=l2_uuid), Cluster.objects.get(pk=cluster_uuid)
+    with ctx.step(f"Build the bridge of {l2} on the hosts of {cluster}", progress=90):
+        bridges = realise.realise_l2_on_cluster(l2, cluster)
+    return {"bridges": bridges}
+
+
+def unrealise_l2(ctx, l2_uuid, cluster_uuid):
+    """Remove an L2 network's bridges from the hosts of a cluster where nothing uses them (after detaching)."""
+    from apps.infra.models import Cluster
+    from apps.networks.models import L2Network
+
+    l2, cluster = L2Network.objects.get(pk=l2_uuid), Cluster.objects.get(pk=cluster_uuid)
+    with ctx.step(f"Remove the bridge of {l2} from the hosts of {cluster}", progress=90):
+        outcome = realise.unrealise_l2_on_cluster(l2, cluster)
+    for host_name, result in outcome.items():
+        if result["in_use"]:
+            ctx.skip(f"Keep {result['bridge']} on {host_name}", f"still used by {', '.join(result['in_use'])}")
+    return {"hosts": outcome}

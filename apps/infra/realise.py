@@ -5,8 +5,10 @@
   `unrealise_l2_on_cluster(l2, cluster)` removes them where nothing uses them any more. The
   network services call them when an L2 network is attached to or detached from a cluster.
 - `on_host_connected(ctx, host)` runs when a host (re)connects: it realises the cluster's L2
-  networks on it, then every hook registered with `register_host_connected_hook` (primary storage
-  mounts, firewall, guests...), each as a job step.
+  networks on it, mounts the cluster's primary storage, then runs every hook registered with
+  `register_host_connected_hook` (firewall, guests...), each as a job step.
+- As jobs: `start_realise_l2(l2, cluster, user=...)` / `start_unrealise_l2(...)` (apps.infra.services)
+  run these on a worker, for callers that answer 202.
 """
 
 import logging
@@ -55,18 +57,30 @@ def unrealise_l2_on_cluster(l2, cluster):
 
 
 def cluster_l2_specs(cluster):
-    """The L2 networks attached to `cluster`, as specs (empty until the networks app provides them)."""
-    l2s = getattr(cluster, "l2_networks", None)
-    if l2s is None:
-        return []
-    return [l2_spec(l2) for l2 in l2s.all()]
+    """The L2 networks attached to `cluster`, as specs."""
+    from apps.networks.models import L2NetworkClusterRef
+
+    refs = L2NetworkClusterRef.objects.filter(cluster=cluster).order_by("physical_interface", "vlan_key")
+    return [{"interface": ref.physical_interface, "vlan": ref.vlan_key or None} for ref in refs]
+
+
+def _mount_primary_storage(host):
+    from apps.storage.services import mount_primary_storages_of_host
+
+    mount_primary_storages_of_host(host)
 
 
 def on_host_connected(ctx, host):
+    """A host (re)connected: its cluster's L2 bridges, primary storage mounts, then registered hooks."""
     specs = cluster_l2_specs(host.cluster)
     if specs:
-        with ctx.step(f"Build the bridges of {len(specs)} L2 network(s)", progress=95):
+        with ctx.step(f"Build the bridges of {len(specs)} L2 network(s)", progress=93):
             realise_l2_on_host(host, specs)
+    from apps.storage.models import PrimaryStorage
+
+    if PrimaryStorage.objects.filter(attachments__cluster=host.cluster_id).exists():
+        with ctx.step("Mount the cluster's primary storage", progress=96):
+            _mount_primary_storage(host)
     for name, func in _HOST_CONNECTED_HOOKS:
         with ctx.step(name):
             func(host)

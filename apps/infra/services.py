@@ -101,3 +101,15 @@ def delete_host(host):
         from . import sandbox
 
         transaction.on_commit(lambda: sandbox.destroy_machine(netns))
+
+
+def start_realise_l2(l2, cluster, *, user=None):
+    """The job that builds `l2`'s bridges on `cluster`'s hosts (call after attaching)."""
+    return start_job("realiseL2Network", "apps.infra.jobs.realise_l2", user=user, target=l2,
+                     params={"l2_uuid": str(l2.pk), "cluster_uuid": str(cluster.pk)})
+
+
+def start_unrealise_l2(l2, cluster, *, user=None):
+    """The job that removes `l2`'s unused bridges from `cluster`'s hosts (call after detaching)."""
+    return start_job("unrealiseL2Network", "apps.infra.jobs.unrealise_l2", user=user, target=l2,
+                     params={"l2_uuid": str(l2.pk), "cluster_uuid": str(cluster.pk)})
