@@ -22,5 +22,9 @@ test-scenarios: setup
 bench: setup
 	$(PY) -m benchmarks
 
+# The guest image (images/nimbo-guest.qcow2) from Debian packages: kernel, busybox, dropbear.
+image:
+	scripts/build-guest-image.sh
+
 clean:
 	rm -rf var/static .pytest_cache
