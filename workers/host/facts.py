@@ -91,6 +91,41 @@ def kvm_works():
     return answer == "kvm"
 
 
+def cpu_mhz():
+    try:
+        with open("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq") as fh:
+            return int(fh.read()) // 1000
+    except (OSError, ValueError):
+        pass
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("cpu MHz"):
+                    return int(float(line.split(":")[1]))
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def memory_bytes():
+    with open("/proc/meminfo") as fh:
+        for line in fh:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def os_name():
+    try:
+        with open("/etc/os-release") as fh:
+            for line in fh:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return platform.system()
+
+
 @operation("host.facts")
 def facts():
     kvm = kvm_works()
