@@ -13,16 +13,18 @@ from .sync import deliver, retry_later, sync_started
 log = logging.getLogger("nimbo.secgroups.jobs")
 
 
-def sync_host(ctx, host):
-    """Compile the host's plan from the database and converge the host to it."""
+def sync_host(ctx, host, full=False):
+    """Compile the host's plan from the database and converge the host to it (`full`: against its
+    live chains, recording any drift, rather than against what it last applied)."""
     from apps.infra.models import Host
 
-    sync_started(host)
+    if not full:
+        sync_started(host)
     host = Host.objects.select_related("cluster").get(pk=host)
     with ctx.step("compile", progress=20):
         plan = host_plan(host)
     with ctx.step("apply", progress=100):
-        result = _apply(host, "apply", plan)
+        result = _apply(host, "reconcile" if full else "apply", plan)
     ctx.set_result(**result)
     return result
 

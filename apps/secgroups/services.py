@@ -54,6 +54,7 @@ def delete_security_group(group, force=False):
                     "remove them first or delete with force=true.")
     hosts = hosts_of_groups([group.pk], include_remote_users=True)
     group.nic_refs.all().delete()
+    group.rules.all().delete()  # its own rules may name the group itself as their remote
     delete_object(group)
     request_sync(hosts)
 

@@ -44,11 +44,12 @@ def hosts_of_groups(group_ids, *, remote_only=False, include_remote_users=False)
     return hosts
 
 
-def request_sync(host_ids):
-    """Sync these hosts' firewalls once the current transaction commits."""
+def request_sync(host_ids, *, full=False):
+    """Sync these hosts' firewalls once the current transaction commits (`full`: compare with the
+    live chains rather than with what the host last applied, e.g. after a host restart)."""
     host_ids = sorted({str(h) for h in host_ids if h})
     if host_ids:
-        transaction.on_commit(functools.partial(_enqueue_syncs, host_ids))
+        transaction.on_commit(functools.partial(_enqueue_syncs, host_ids, full=full))
 
 
 def _redis():
@@ -57,15 +58,16 @@ def _redis():
     return django_rq.get_connection("default")
 
 
-def _enqueue_syncs(host_ids):
+def _enqueue_syncs(host_ids, full=False):
     from apps.core.jobs import start_job
     from apps.infra.models import Host
 
     for host in Host.objects.filter(pk__in=host_ids):
-        if not settings.NIMBO_JOBS_INLINE:
+        if not settings.NIMBO_JOBS_INLINE and not full:
             if not _redis().set(PENDING_KEY.format(host.pk), "1", nx=True, ex=300):
                 continue  # a sync of this host is already queued: it will see this change too
-        start_job("syncSecurityGroups", "apps.secgroups.jobs.sync_host", target=host, params={"host": str(host.pk)})
+        start_job("syncSecurityGroups", "apps.secgroups.jobs.sync_host", target=host,
+                  params={"host": str(host.pk), "full": full})
     if not settings.NIMBO_JOBS_INLINE:
         schedule_reconcile()
 
@@ -133,8 +135,8 @@ def sync_for_vm(vm, *other_hosts):
 
 
 def sync_for_host(host):
-    """A host (re)connected: converge its firewall to the database."""
-    request_sync([host.pk])
+    """A host (re)connected: converge its firewall to the database, checking its live chains."""
+    request_sync([host.pk], full=True)
 
 
 RETRY_DELAYS = (5, 15, 60)  # seconds before the next try of a failed apply; the reconcile keeps trying after

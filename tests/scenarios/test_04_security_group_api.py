@@ -236,6 +236,13 @@ def test_a_group_named_as_remote_cannot_be_deleted(api, group):
     assert err["code"] == "in_use" and err["message"].startswith("Still used by security group rule ingress IPv4")
 
 
+def test_a_group_whose_rules_name_itself_can_be_deleted(api, group):
+    reply = api.post(RULES, {"security_group_id": group["uuid"], "remote_group_id": group["uuid"]}, format="json")
+    assert reply.status_code == 201 and reply.json()["remote_group_id"] == group["uuid"]
+    assert api.delete(f"/api/v1/security-groups/{group['uuid']}/").status_code == 204
+    assert not SecurityGroupRule.objects.exists()
+
+
 def test_list_queries_do_not_grow(api, django_assert_num_queries):
     for i in range(5):
         api.post("/api/v1/security-groups/", {"name": f"g{i}"}, format="json")
