@@ -8,7 +8,8 @@ from django.conf import settings
 from apps.core.exceptions import JobFailed
 from apps.storage.agent import call_host
 from apps.storage.backup import open_backup_storage
-from apps.storage.choices import BackupStorageType
+from apps.storage.services import mark_backup_storage
+from apps.storage.choices import BackupStorageType, StorageStatus
 from workers.host.errors import HostError
 from workers.host.storage import qemu_img_info
 
@@ -66,6 +67,7 @@ def add_image(ctx, copy):
                         ctx.progress(85 + 15 * done // max(total, 1), bytes_uploaded=done)
 
                     files.store(staging, copy.install_path, upload_progress)
+                    mark_backup_storage(storage, StorageStatus.CONNECTED, files.capacity())
             except HostError as exc:
                 raise JobFailed(f"Backup storage {storage.name}: {exc.message}") from exc
     except BaseException as exc:

@@ -32,7 +32,7 @@ class PrimaryStorageAdmin(ServiceAdmin):
     fields = ["name", "description", "zone", "type", "url", "state", "mount_point", "total", "available"]
     readonly_fields = ["mount_point", "total", "available"]
     inlines = [AttachmentInline]
-    actions = ["attach_to_zone_clusters"]
+    actions = ["attach_to_zone_clusters", "detach_from_all_clusters", "reconnect"]
     create_service = services.create_primary_storage
     update_service = services.update_primary_storage
     delete_service = services.delete_primary_storage
@@ -54,6 +54,17 @@ class PrimaryStorageAdmin(ServiceAdmin):
             clusters = storage.zone.clusters.exclude(pk__in=storage.clusters.values("pk"))
             self.run_action(request, clusters, lambda cluster, user, s=storage: services.attach_primary_storage(
                 s, cluster, user=user))
+
+
+    @admin.action(description="Detach from all its clusters")
+    def detach_from_all_clusters(self, request, queryset):
+        for storage in queryset:
+            self.run_action(request, storage.clusters.all(), lambda cluster, user, s=storage: services.
+                            detach_primary_storage(s, cluster, user=user))
+
+    @admin.action(description="Reconnect (mount again, read capacity)")
+    def reconnect(self, request, queryset):
+        self.run_action(request, queryset, services.reconnect_primary_storage)
 
 
 class BackupStorageForm(forms.ModelForm):
@@ -80,6 +91,7 @@ class BackupStorageAdmin(ServiceAdmin):
     fields = ["name", "description", "type", "hostname", "ssh_port", "username", "password", "password_shown",
               "private_key", "private_key_shown", "folder", "state", "zones", "status", "total", "available"]
     filter_horizontal = ["zones"]
+    actions = ["reconnect"]
     update_service = services.update_backup_storage
     delete_service = services.delete_backup_storage
 
@@ -98,6 +110,10 @@ class BackupStorageAdmin(ServiceAdmin):
     @admin.display(description="available capacity")
     def available(self, obj):
         return _size(obj.available_capacity)
+
+    @admin.action(description="Reconnect (log in, check the folder, read capacity)")
+    def reconnect(self, request, queryset):
+        self.run_action(request, queryset, services.reconnect_backup_storage)
 
     def save_model(self, request, obj, form, change):
         data = {f: form.cleaned_data[f] for f in BackupStorageForm.Meta.fields if f in form.cleaned_data}

@@ -39,10 +39,27 @@ def detach_primary_storage(ctx, primary_storage, cluster):
     return {"hosts": [h.name for h in hosts]}
 
 
+def reconnect_primary_storage(ctx, primary_storage):
+    storage = PrimaryStorage.objects.get(pk=primary_storage)
+    hosts = [h for a in storage.attachments.select_related("cluster") for h in services.connected_hosts(a.cluster)]
+    with ctx.step(f"Mount {storage.url} on {len(hosts) or 1} host(s)", progress=90):
+        return services.mount_on_hosts(storage, hosts)
+
+
 def add_backup_storage(ctx, backup_storage):
     storage = BackupStorage.objects.get(pk=backup_storage)
     # Adding failed: the backup storage is not added (as a refused form would not be).
     ctx.on_failure(lambda: BackupStorage.objects.filter(pk=storage.pk).delete())
+    return _connect(ctx, storage)
+
+
+def reconnect_backup_storage(ctx, backup_storage):
+    storage = BackupStorage.objects.get(pk=backup_storage)
+    ctx.on_failure(lambda: services.mark_backup_storage(storage, StorageStatus.DISCONNECTED))
+    return _connect(ctx, storage)
+
+
+def _connect(ctx, storage):
     try:
         with contextlib.ExitStack() as stack:
             with ctx.step(f"Connect to {storage.hostname or 'the management node'}", progress=40):

@@ -63,6 +63,14 @@ def detach_primary_storage(primary_storage, cluster, user=None):
                      params={"primary_storage": str(primary_storage.pk), "cluster": str(cluster.pk)})
 
 
+def reconnect_primary_storage(primary_storage, user=None):
+    """Mount again on every connected host of its clusters and read the capacity anew (a job)."""
+    if not primary_storage.attachments.exists():
+        raise Conflict(f"Primary storage {primary_storage.name} is not attached to any cluster.")
+    return start_job("reconnectPrimaryStorage", "apps.storage.jobs.reconnect_primary_storage", user=user,
+                     target=primary_storage, params={"primary_storage": str(primary_storage.pk)})
+
+
 def connected_hosts(cluster):
     return list(Host.objects.filter(cluster=cluster, status=HostStatus.CONNECTED).order_by("name"))
 
@@ -102,6 +110,12 @@ def add_backup_storage(user=None, password="", private_key="", zones=(), **field
     job = start_job("addBackupStorage", "apps.storage.jobs.add_backup_storage", user=user, target=backup_storage,
                     params={"backup_storage": str(backup_storage.pk)})
     return backup_storage, job
+
+
+def reconnect_backup_storage(backup_storage, user=None):
+    """Log in again, check the folder and read the capacity (a job); Disconnected if that fails."""
+    return start_job("reconnectBackupStorage", "apps.storage.jobs.reconnect_backup_storage", user=user,
+                     target=backup_storage, params={"backup_storage": str(backup_storage.pk)})
 
 
 @operation("updateBackupStorage", target="backup_storage")

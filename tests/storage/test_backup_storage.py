@@ -132,3 +132,29 @@ def test_admin_shows_credentials_as_set_or_not_set(user):
     page = client.get(f"/storage/backupstorage/{storage.pk}/change/").content.decode()
     assert "s3cret-pass" not in page and storage.password_token not in page
     assert '<div class="readonly">set</div>' in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reconnect_marks_disconnected_with_the_reason_then_connected(api, jobs_inline, tmp_path):
+    folder = tmp_path / "bs"
+    storage = make_local_backup_storage(folder=str(folder))
+    folder.write_text("now a file")
+    job = Job.objects.get(pk=api.post(f"/api/v1/backup-storages/{storage.uuid}/reconnect/").json()["job"]["uuid"])
+    assert job.state == "failed" and job.error == f"Folder {folder} cannot be used: File exists."
+    assert api.get(f"/api/v1/backup-storages/{storage.uuid}/").json()["status"] == "Disconnected"
+    folder.unlink()
+    job = Job.objects.get(pk=api.post(f"/api/v1/backup-storages/{storage.uuid}/reconnect/").json()["job"]["uuid"])
+    assert job.state == "succeeded", job.error
+    assert api.get(f"/api/v1/backup-storages/{storage.uuid}/").json()["status"] == "Connected"
+
+
+@pytest.mark.django_db
+def test_backup_storage_holding_images_cannot_be_deleted(api, tmp_path):
+    from apps.images.models import Image, ImageBackupStorageRef
+
+    storage = make_local_backup_storage(folder=str(tmp_path))
+    image = Image.objects.create(name="zs-sample-image", url="/srv/a.qcow2")
+    ImageBackupStorageRef.objects.create(image=image, backup_storage=storage)
+    err = error(api.delete(f"/api/v1/backup-storages/{storage.uuid}/"), 409)
+    assert err == {"code": "in_use", "field": None,
+                   "message": "Still used by image copy on backup storage zs-sample-image on BACKUP-STORAGE1"}

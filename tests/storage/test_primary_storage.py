@@ -185,3 +185,18 @@ def test_list_endpoints_keep_a_constant_number_of_queries(api, tmp_path, django_
                          ("/api/v1/images/", 7), ("/api/v1/volumes/", 4)]:
         with django_assert_max_num_queries(queries):
             assert api.get(url).json()["count"] == 10, url
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reconnect_reads_capacity_again(api, jobs_inline, tmp_path):
+    from apps.storage.models import PrimaryStorageAttachment
+
+    cluster = make_cluster()
+    storage = make_primary_storage(zone=cluster.zone, url=str(tmp_path / "ps"))
+    err = error(api.post(f"/api/v1/primary-storages/{storage.uuid}/reconnect/"), 409)
+    assert err["message"] == "Primary storage PRIMARY-STORAGE1 is not attached to any cluster."
+    PrimaryStorageAttachment.objects.create(primary_storage=storage, cluster=cluster)
+    job = Job.objects.get(pk=api.post(f"/api/v1/primary-storages/{storage.uuid}/reconnect/").json()["job"]["uuid"])
+    assert job.state == "succeeded", job.error
+    assert api.get(f"/api/v1/primary-storages/{storage.uuid}/").json()["total_capacity"] == \
+        capacity(str(tmp_path))["total"]

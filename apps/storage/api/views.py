@@ -43,6 +43,12 @@ class PrimaryStorageViewSet(ServiceViewSet):
         return job_accepted(services.detach_primary_storage(self.get_object(), self._cluster(request),
                                                             user=request.user))
 
+    @extend_schema(request=None, responses={202: JobSerializer})
+    @action(detail=True, methods=["post"])
+    def reconnect(self, request, uuid=None):
+        """Mount again on the hosts of its clusters and read the capacity anew."""
+        return job_accepted(services.reconnect_primary_storage(self.get_object(), user=request.user))
+
 
 class BackupStorageViewSet(ServiceViewSet):
     queryset = BackupStorage.objects.prefetch_related(Prefetch("zones", queryset=Zone.objects.only("uuid")))
@@ -75,6 +81,12 @@ class BackupStorageViewSet(ServiceViewSet):
     def attach(self, request, uuid=None):
         storage = services.attach_backup_storage(self.get_object(), zone=self._zone(request), user=request.user)
         return Response(self.get_serializer(self._reread(storage)).data)
+
+    @extend_schema(request=None, responses={202: JobSerializer})
+    @action(detail=True, methods=["post"])
+    def reconnect(self, request, uuid=None):
+        """Log in again, check the folder and read the capacity anew."""
+        return job_accepted(services.reconnect_backup_storage(self.get_object(), user=request.user))
 
     @extend_schema(request=BackupStorageZoneSerializer, responses={200: BackupStorageSerializer})
     @action(detail=True, methods=["post"])
