@@ -33,6 +33,16 @@ def sshd():
         yield server
 
 
+@pytest.fixture
+def fresh_channel_layer():
+    """A channel layer made in this test's event loop (its locks bind to the loop that first waits on them)."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.pop("default", None)
+    yield
+    channel_layers.backends.pop("default", None)
+
+
 def _login():
     user = get_user_model().objects.create_superuser("bob", "", "correct-horse-9")
     client, api = Client(), APIClient()
@@ -82,7 +92,7 @@ def _scenario(api, sshd, www, tmp_path):
             "second": second, "storage": storage, "listing": json.dumps(api.get("/api/v1/backup-storages/").json())}
 
 
-async def test_backup_storage_image_download_cache_and_overlays(sshd, tmp_path):
+async def test_backup_storage_image_download_cache_and_overlays(sshd, tmp_path, fresh_channel_layer):
     www = tmp_path / "www"
     www.mkdir()
     disk = make_qcow2(www / "disk.qcow2")
