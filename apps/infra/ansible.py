@@ -6,6 +6,7 @@ A sandbox host is reached through a proxy command that connects inside its names
 finished task becomes a job step; a task skipped on a sandbox host becomes a skipped step.
 """
 
+import os
 import shlex
 import shutil
 import subprocess
@@ -65,6 +66,7 @@ def _extravars(host, redis_url, heartbeat):
             nimbo_state_dir=str(sandbox.machine_dir(host.netns)),
             nimbo_agent_python=sys.executable,
             nimbo_sandbox_phys=sandbox.phys_netns(),
+            nimbo_mount_ns=f"/proc/{os.getpid()}/ns/mnt",
         )
     return extra
 

@@ -227,8 +227,9 @@ def start_agent(ns, host_uuid, redis_url, heartbeat=None):
     if _pid(pidfile):
         return
     log = open(machine_dir(ns) / "agent.log", "ab")
+    # Only the network namespace: the agent shares this machine's mount namespace (see host.yml).
     proc = subprocess.Popen(
-        ["ip", "netns", "exec", ns, *agent_command(host_uuid, redis_url, heartbeat)],
+        ["nsenter", f"--net=/run/netns/{ns}", "--", *agent_command(host_uuid, redis_url, heartbeat)],
         cwd=settings.BASE_DIR, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
     )
     pidfile.write_text(str(proc.pid))
