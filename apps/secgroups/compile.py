@@ -4,7 +4,8 @@ The plan is what `workers.host.firewall.apply_plan` converges a host to. It is J
 
     {"v4": {"chains": {name: [rule, ...]}}, "v6": {...},
      "ipsets": {name: {"family": "inet" | "inet6", "members": [...]}},
-     "nics": {nic_id: {"device", "ips", "mac", "chains", "egress_default", "rules": [...]}}}
+     "groups": {group_id: {"chains": [ingress, egress], "rules": [rule as plain data, ...]}},
+     "nics": {nic_id: {"device", "ips", "mac", "chains", "groups", "egress_default"}}}
 
 Rules are written exactly as `iptables-save` prints them, so a read-back compares line by line.
 
@@ -182,7 +183,8 @@ def _ingress_chain(chain, nic, group_ids, family):
     if family == "v4":
         lines.append(f"-A {chain} -p udp -m udp --sport 67 --dport 68 -j ACCEPT")
     else:
-        lines += [f"-A {chain} -p ipv6-icmp -m icmp6 --icmpv6-type {t} -j ACCEPT" for t in (130, 131, 132, 134, 135, 136)]
+        lines += [f"-A {chain} -p ipv6-icmp -m icmp6 --icmpv6-type {t} -j ACCEPT"
+                  for t in (130, 131, 132, 134, 135, 136)]
         lines.append(f"-A {chain} -p udp -m udp --sport 547 --dport 546 -j ACCEPT")
     lines += [f"-A {chain} -j {group_chains(gid)[0]}" for gid in group_ids]
     lines.append(f"-A {chain} -j DROP")

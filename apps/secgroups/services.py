@@ -29,7 +29,8 @@ def _bump(group):
 def create_security_group(user=None, **fields):
     """A new group with the two default egress rules (all IPv4, all IPv6), both visible and deletable."""
     fields.pop("owner", None)
-    group = create_object(SecurityGroup, {**fields, "owner": user if getattr(user, "is_authenticated", False) else None})
+    owner = user if getattr(user, "is_authenticated", False) else None
+    group = create_object(SecurityGroup, {**fields, "owner": owner})
     for ethertype in (Ethertype.IPV4, Ethertype.IPV6):
         rule = SecurityGroupRule(security_group=group, direction=Direction.EGRESS, ethertype=ethertype)
         rule.full_clean()

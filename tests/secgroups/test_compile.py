@@ -35,7 +35,8 @@ def test_rule_forms():
     r = Rule("b", "egress", "IPv4", 17, 100, 200, remote_ip_prefix="0.0.0.0/0")
     assert rule_match(r) == '-p udp -m udp --dport 100:200 -m comment --comment "r:b"'
     assert rule_match(Rule("c", "ingress", "IPv4", 1, -1, -1)) == '-p icmp -m comment --comment "r:c"'
-    assert rule_match(Rule("d", "ingress", "IPv4", 1, 8, -1)) == '-p icmp -m icmp --icmp-type 8 -m comment --comment "r:d"'
+    assert rule_match(Rule("d", "ingress", "IPv4", 1, 8, -1)) == (
+        '-p icmp -m icmp --icmp-type 8 -m comment --comment "r:d"')
     assert rule_match(Rule("e", "ingress", "IPv6", 1, 128, 0)) == (
         '-p ipv6-icmp -m icmp6 --icmpv6-type 128/0 -m comment --comment "r:e"')
     assert rule_match(Rule("f", "ingress", "IPv4", 47)) == '-p gre -m comment --comment "r:f"'

@@ -196,3 +196,27 @@ def test_two_filtered_nics_on_one_host_both_have_their_say(lab):
     assert client.tcp(server).startswith("SSH-2.0-OpenSSH"), "allowed out by one, in by the other"
     assert not client.ping(server), "the server lets ICMP in, but the client's egress rules do not let it out"
     assert not server.ping(client), "the server may send anything, but the client lets nothing in"
+
+
+def test_ipv6_rules_and_anti_spoofing(lab):
+    vm = lab.guest("vm", "10.0.0.2", sshd=False)
+    peer = lab.guest("peer", "10.0.0.3", sshd=False)
+    for guest, address in ((vm, "fd00::2"), (peer, "fd00::3")):
+        guest.run("ip", "-6", "addr", "add", f"{address}/64", "dev", "eth0", "nodad", check=True)
+    box = Sandbox(lab)
+    box.group("g", Rule("icmp4", "ingress", "IPv4", ICMP))
+    vm.nic_id = "vm-nic"
+
+    def plan():
+        nic = Nic(vm.nic_id, vm.device, vm.mac, (vm.ip, "fd00::2"), ("g",))
+        return compile_host(HostState(nics=[nic], rules=box.rules))
+
+    firewall.apply_plan(plan(), lab.host)
+    assert peer.ping(vm) and not peer.run("ping", "-6", "-c", "1", "-W", "1", "fd00::2").returncode == 0
+    assert vm.run("ping", "-6", "-c", "1", "-W", "1", "fd00::3").returncode == 0, "IPv6 egress and ND work"
+    box.group("g", Rule("icmp4", "ingress", "IPv4", ICMP), Rule("icmp6", "ingress", "IPv6", ICMP))
+    firewall.apply_plan(plan(), lab.host)
+    assert peer.run("ping", "-6", "-c", "1", "-W", "1", "fd00::2").returncode == 0
+    vm.run("ip", "-6", "addr", "add", "fd00::9/64", "dev", "eth0", "nodad", check=True)
+    assert vm.run("ping", "-6", "-c", "1", "-W", "1", "-I", "fd00::9", "fd00::3").returncode != 0, (
+        "a foreign IPv6 source is dropped")

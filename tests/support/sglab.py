@@ -56,7 +56,8 @@ class Guest:
     def open_session(self, target):
         """A live SSH session (ssh -T running a shell): send lines with `session_echo`."""
         return subprocess.Popen(
-            ["ip", "netns", "exec", self.ns, "ssh", *SSH_OPTS, "-T", "-i", self.lab.client_key, f"root@{target.ip}", "sh"],
+            ["ip", "netns", "exec", self.ns, "ssh", *SSH_OPTS, "-T", "-i", self.lab.client_key,
+             f"root@{target.ip}", "sh"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1,
         )
 

@@ -33,7 +33,10 @@ log = logging.getLogger("nimbo.host.firewall")
 TOP_CHAIN = "nimbo-FORWARD"
 PREFIX = "nimbo-"
 JUMP = f"-A FORWARD -j {TOP_CHAIN}"
-TOOLS = {"v4": ("iptables", "iptables-restore", "iptables-save"), "v6": ("ip6tables", "ip6tables-restore", "ip6tables-save")}
+TOOLS = {
+    "v4": ("iptables", "iptables-restore", "iptables-save"),
+    "v6": ("ip6tables", "ip6tables-restore", "ip6tables-save"),
+}
 STATE_DIR = os.environ.get("NIMBO_FIREWALL_STATE", "/run/nimbo/firewall")
 
 

@@ -10,8 +10,8 @@ from apps.core.api.base import ServiceViewSet
 from apps.secgroups import services
 from apps.secgroups.models import HostFirewall, SecurityGroup, SecurityGroupRule
 
-from .serializers import (NEUTRON_TO_ZSTACK_FIELDS, HostFirewallSerializer, L3RefSerializer, MemberSerializer, NicsSerializer,
-                          RuleSerializer, SecurityGroupSerializer, ZStackRuleSerializer)
+from .serializers import (NEUTRON_TO_ZSTACK_FIELDS, HostFirewallSerializer, L3RefSerializer, MemberSerializer,
+                          NicsSerializer, RuleSerializer, SecurityGroupSerializer, ZStackRuleSerializer)
 
 
 def _truthy(value):
