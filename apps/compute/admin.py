@@ -2,8 +2,8 @@ from django.contrib import admin
 
 from apps.core.admin import ServiceAdmin
 
-from . import services
-from .models import InstanceOffering
+from . import lifecycle, services
+from .models import InstanceOffering, VmInstance
 
 
 @admin.register(InstanceOffering)
@@ -21,3 +21,79 @@ class InstanceOfferingAdmin(ServiceAdmin):
         from apps.core.fields import format_size
 
         return format_size(obj.memory_size)
+
+
+class VmNicInline(admin.TabularInline):
+    from .models import VmNic
+
+    model = VmNic
+    extra = 0
+    can_delete = False
+    fields = ["device_index", "l3_network", "ip", "netmask", "gateway", "mac", "internal_name"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(VmInstance)
+class VmInstanceAdmin(ServiceAdmin):
+    """VMs: their state live from the jobs, and the lifecycle as actions (each a job)."""
+
+    list_display = ["name", "hostname", "state", "guest_kind_label", "host", "addresses", "instance_offering",
+                    "created"]
+    list_filter = ["state", "guest_kind", "type", "zone"]
+    search_fields = ["name", "hostname", "description", "nics__ip", "nics__mac"]
+    list_select_related = ["host", "instance_offering"]
+    fields = ["name", "description", "hostname", "type", "state", "guest_kind", "zone", "cluster", "host",
+              "instance_offering", "image", "console"]
+    readonly_fields = ["type", "state", "guest_kind", "zone", "cluster", "host", "instance_offering", "image",
+                       "console"]
+    inlines = [VmNicInline]
+    update_service = services.update_vm
+    delete_service = services.delete_vm
+    actions = ["start", "stop", "reboot", "destroy"]
+
+    def has_add_permission(self, request):
+        return False  # VMs are created through the API or the CLI, which start them as a job
+
+    @admin.display(description="guest kind", ordering="guest_kind")
+    def guest_kind_label(self, obj):
+        return "Namespace guest (sandbox)" if obj.guest_kind == "Namespace" else "Libvirt"
+
+    @admin.display(description="addresses")
+    def addresses(self, obj):
+        return ", ".join(n.ip for n in obj.nics.all() if n.ip)
+
+    @admin.display(description="serial console (last lines)")
+    def console(self, obj):
+        """The serial console a libvirt guest writes to a file on its host (here: this machine)."""
+        from pathlib import Path
+
+        from django.conf import settings
+        from django.utils.html import format_html
+
+        path = Path(settings.VAR_DIR) / "console" / f"{obj.pk}.log"
+        if obj.guest_kind == "Namespace":
+            return "A namespace guest has no console: log in over SSH."
+        try:
+            text = path.read_bytes()[-4000:].decode(errors="replace")
+        except OSError:
+            return "No console output yet."
+        return format_html("<pre style='max-height:30em;overflow:auto'>{}</pre>", text)
+
+    @admin.action(description="Start the selected VMs")
+    def start(self, request, queryset):
+        self.run_action(request, queryset, lifecycle.start_vm)
+
+    @admin.action(description="Stop the selected VMs (graceful, then forced after 30 s)")
+    def stop(self, request, queryset):
+        self.run_action(request, queryset, lifecycle.stop_vm)
+
+    @admin.action(description="Reboot the selected VMs")
+    def reboot(self, request, queryset):
+        self.run_action(request, queryset, lifecycle.reboot_vm)
+
+    @admin.action(description="Destroy the selected VMs (guest, disk and addresses)")
+    def destroy(self, request, queryset):
+        self.run_action(request, queryset, lifecycle.destroy_vm)

@@ -2,7 +2,7 @@
 
 `choose_host(candidates, cpu, memory, strategy, last_host=None)` takes candidates as dicts
 {uuid, name, cpu_num, memory_size, used_cpu, used_memory} and returns the chosen one, or raises
-`NoHostAvailable` naming what was missing. Strategies follow ZStack's: the first host with room,
+`NoHostAvailable` naming what was missing. Memory is not over-provisioned; CPUs are, by `cpu_ratio`. Strategies follow ZStack's: the first host with room,
 the least used one (most free memory), or the VM's last host when it still has room.
 """
 
@@ -23,12 +23,13 @@ def _size(n):
     return f"{n} bytes"
 
 
-def choose_host(candidates, cpu, memory, strategy=AllocatorStrategy.DEFAULT, last_host=None):
+def choose_host(candidates, cpu, memory, strategy=AllocatorStrategy.DEFAULT, last_host=None, cpu_ratio=10):
+    """`cpu_ratio`: virtual CPUs per host CPU (ZStack's CPU over-provisioning ratio, 10 by default)."""
     if not candidates:
         raise NoHostAvailable("No connected, enabled host can run this VM.")
     fitting = [
         h for h in candidates
-        if h["memory_size"] - h["used_memory"] >= memory and h["cpu_num"] * 4 - h["used_cpu"] >= cpu
+        if h["memory_size"] - h["used_memory"] >= memory and h["cpu_num"] * cpu_ratio - h["used_cpu"] >= cpu
     ]
     if not fitting:
         most = max(h["memory_size"] - h["used_memory"] for h in candidates)

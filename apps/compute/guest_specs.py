@@ -30,6 +30,10 @@ def guest_public_key():
     return Path(f"{guest_key_path()}.pub").read_text()
 
 
+def l2_spec(l2):
+    return {"interface": l2.physical_interface, "vlan": getattr(l2, "vlan", None) or None}
+
+
 def namespace_name(vm):
     return f"nimbo-vm-{vm.pk.hex[:10]}"
 

@@ -8,7 +8,9 @@ The L3 networks' virtual routers are booted or updated (their dnsmasq learns the
 """
 
 import logging
+import os
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, Sum
 
@@ -19,7 +21,7 @@ from apps.infra.models import Host
 
 from .allocator import choose_host
 from .choices import GuestKind, VmState
-from .guest_specs import guest_spec
+from .guest_specs import guest_spec, l2_spec
 from .models import VmInstance
 
 log = logging.getLogger("nimbo.compute.jobs")
@@ -55,6 +57,11 @@ def host_candidates(vm):
              "used_cpu": h.used_cpu or 0, "used_memory": h.used_memory or 0, "host": h} for h in hosts]
 
 
+def cpu_ratio():
+    """Virtual CPUs per host CPU: NIMBO_CPU_OVERCOMMIT (setting or environment), 10 as in ZStack."""
+    return float(getattr(settings, "NIMBO_CPU_OVERCOMMIT", None) or os.environ.get("NIMBO_CPU_OVERCOMMIT") or 10)
+
+
 def place(vm):
     """Choose the VM's host (locked against concurrent placements) and mark it Starting there."""
     offering = vm.instance_offering
@@ -62,7 +69,8 @@ def place(vm):
         list(Host.objects.select_for_update().filter(cluster__zone=vm.zone).values_list("pk"))
         chosen = choose_host(host_candidates(vm), offering.cpu_num if offering else 1,
                              offering.memory_size if offering else 0, offering.allocator_strategy if offering else
-                             "DefaultHostAllocatorStrategy", last_host=str(vm.last_host_id or ""))
+                             "DefaultHostAllocatorStrategy", last_host=str(vm.last_host_id or ""),
+                             cpu_ratio=cpu_ratio())
         host = chosen["host"]
         _set_state(vm, VmState.STARTING, host=host, cluster=host.cluster, last_host=host)
     return host
@@ -98,8 +106,7 @@ def _networks(ctx, vm, host):
         "l3_network__network_services", "l3_network__dns_servers", "l3_network__ip_ranges"))
     for l2 in {n.l3_network.l2_network for n in nics}:
         with ctx.step(f"Build bridge {l2.bridge_name} on {host.name}", progress=40):
-            spec = {"interface": l2.physical_interface, "vlan": getattr(l2, "vlan", None) or None}
-            call_host(host, "network.ensure_l2", spec, timeout=60)
+            call_host(host, "network.ensure_l2", l2_spec(l2), timeout=60)
     for nic in nics:
         if served_by_router(nic.l3_network):
             ensure_router_for(nic.l3_network, host, ctx)

@@ -10,6 +10,7 @@ flat network whose gateway is someone else's) it takes its own address from the 
 """
 
 import ipaddress
+import time
 
 from django.conf import settings
 from django.db import transaction
@@ -98,9 +99,27 @@ def apply(vr):
     return done
 
 
+def _applied_key(l3):
+    return f"nimbo:router:{l3.pk}:applied"
+
+
 def ensure_router_for(l3, host, ctx=None):
-    """Boot the L3's router on `host` if it has none, then bring its host entries up to date."""
+    """Boot the L3's router on `host` if it has none, then bring its host entries up to date.
+
+    Many VMs starting at once coalesce: a caller that waited for the lock while another applied
+    the router (reading the NICs after this caller's were committed) has nothing left to do.
+    """
+    import django_rq
+
+    redis = django_rq.get_connection("default")
+    requested = time.time()
     with _lock(l3):
+        applied = float(redis.get(_applied_key(l3)) or 0)
+        if applied > requested and VirtualRouter.objects.filter(l3_network=l3).exists():
+            if ctx is not None:
+                ctx.skip(f"Update the virtual router of {l3.name}", "another VM's job just updated it with this NIC")
+            return []
+        reading = time.time()  # NICs committed before this moment are in what apply() reads
         vr = VirtualRouter.objects.select_related("host__cluster", "l3_network__l2_network").filter(
             l3_network=l3).first()
         booting = vr is None
@@ -110,8 +129,11 @@ def ensure_router_for(l3, host, ctx=None):
             f"Update the virtual router of {l3.name}"
         if ctx is not None:
             with ctx.step(step):
-                return apply(vr)
-        return apply(vr)
+                done = apply(vr)
+        else:
+            done = apply(vr)
+        redis.set(_applied_key(l3), f"{reading:.6f}", ex=3600)
+        return done
 
 
 def remove_router(vr):

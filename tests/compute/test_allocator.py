@@ -25,10 +25,11 @@ def test_least_used_picks_the_most_free_memory_and_last_host_is_preferred_when_i
     assert choose_host(hosts, 1, 2 * G, "LastHostPreferredAllocatorStrategy", last_host="u-b")["name"] == "a"
 
 
-def test_cpu_is_overcommitted_four_times_at_most():
-    assert choose_host([host("a", cpu=1, used_cpu=3)], 1, M)["name"] == "a"
+def test_cpus_are_over_provisioned_by_the_ratio_only():
+    assert choose_host([host("a", cpu=1, used_cpu=9)], 1, M)["name"] == "a"
     with pytest.raises(NoHostAvailable):
-        choose_host([host("a", cpu=1, used_cpu=4)], 1, M)
+        choose_host([host("a", cpu=1, used_cpu=10)], 1, M)
+    assert choose_host([host("a", cpu=1, used_cpu=10)], 1, M, cpu_ratio=50)["name"] == "a"
 
 
 def test_no_room_says_what_was_missing():
