@@ -3,7 +3,7 @@ other areas call before using an image."""
 
 from django.db import transaction
 
-from apps.core.exceptions import InUse, InvalidInput
+from apps.core.exceptions import Conflict, InUse, InvalidInput
 from apps.core.jobs import operation, start_job
 from apps.core.services import create_object, update_object
 from apps.storage.choices import StorageStatus
@@ -56,14 +56,16 @@ def update_image(image, **fields):
 
 
 def check_not_in_use(image):
-    users = [f"volume {v}" for v in image.volumes.all()[:3]]
-    users += [f"VM {vm}" for vm in getattr(image, "vm_instances").all()[:3]] if hasattr(image, "vm_instances") else []
+    users = [f"VM {vm}" for vm in image.vm_instances.all()[:3]]
+    users += [f"volume {v}" for v in image.volumes.all()[:3]]
     if users:
         raise InUse(f"Image {image.name} is in use by {', '.join(users)}.")
 
 
 def delete_image(image, user=None):
     """Refuse (409) while volumes or VMs use it; else start the job that removes its files and row."""
+    if image.state == ImageState.DOWNLOADING:
+        raise Conflict(f"Image {image.name} is still downloading; delete it once the download has ended.")
     check_not_in_use(image)
     return start_job("deleteImage", "apps.images.jobs.delete_image", user=user, target=image,
                      params={"image": str(image.pk)})

@@ -171,3 +171,37 @@ def test_update_keeps_url_and_format(api, tmp_path):
     response = api.patch(f"/api/v1/images/{image.uuid}/", {"url": "/srv/b.qcow2", "system": True}, format="json")
     assert response.status_code == 200
     assert response.json()["url"] == "/srv/a.qcow2" and response.json()["system"] is True
+
+
+@pytest.mark.django_db
+def test_image_used_by_a_vm_or_still_downloading_cannot_be_deleted(api):
+    from tests.support.factories import make_vm
+
+    image = Image.objects.create(name="zs-sample-image", url="/srv/a.qcow2", state="Ready")
+    make_vm(name="INNER-VM", image=image)
+    err = error(api.delete(f"/api/v1/images/{image.uuid}/"), 409)
+    assert err == {"code": "in_use", "message": "Image zs-sample-image is in use by VM INNER-VM.", "field": None}
+    downloading = Image.objects.create(name="VIRTUAL-ROUTER", url="/srv/vr.qcow2", system=True)
+    err = error(api.delete(f"/api/v1/images/{downloading.uuid}/"), 409)
+    assert err == {"code": "conflict", "field": None,
+                   "message": "Image VIRTUAL-ROUTER is still downloading; delete it once the download has ended."}
+    assert Image.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_adds_an_image_through_the_same_job(user, jobs_inline, tmp_path, served):
+    from django.test import Client
+
+    base, root = served
+    storage = make_local_backup_storage(folder=str(tmp_path / "bs"))
+    client = Client()
+    client.force_login(user)
+    response = client.post("/images/image/add/", {
+        "name": "zs-sample-image", "description": "", "url": f"{base}/disk.qcow2", "format": "qcow2",
+        "media_type": "RootVolumeTemplate", "platform": "Linux", "backup_storages": [storage.pk],
+        "copies-TOTAL_FORMS": 0, "copies-INITIAL_FORMS": 0, "caches-TOTAL_FORMS": 0, "caches-INITIAL_FORMS": 0})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    image = Image.objects.get()
+    assert image.state == "Ready" and Job.objects.get(kind="addImage").state == "succeeded"
+    page = client.get(f"/images/image/{image.pk}/change/").content.decode()
+    assert image.sha256 in page and str(tmp_path / "bs") in page
