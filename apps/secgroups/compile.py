@@ -233,7 +233,15 @@ def _egress_chain(chain, nic, group_ids, family, default_allow):
 
 
 def _group_chain(chain, rules, sets, verdict):
-    return [f"-A {chain} {rule_match(rule, sets.get(rule.remote_group_id))} -j {verdict}" for rule in rules]
+    used = tuple(sorted((gid, name) for gid, name in sets.items() if any(r.remote_group_id == gid for r in rules)))
+    return list(_group_lines(chain, tuple(rules), used, verdict))
+
+
+@functools.lru_cache(maxsize=4096)
+def _group_lines(chain, rules, sets, verdict):
+    """A group's chain; cached, so recompiling a host after one change rebuilds only what changed."""
+    sets = dict(sets)
+    return tuple(f"-A {chain} {rule_match(rule, sets.get(rule.remote_group_id))} -j {verdict}" for rule in rules)
 
 
 def compile_host(state):

@@ -15,6 +15,7 @@ of the machine running this code is never touched.
 """
 
 import fcntl
+import functools
 import hashlib
 import ipaddress
 import json
@@ -117,6 +118,7 @@ def _protocols():
     return _PROTOCOLS
 
 
+@functools.lru_cache(maxsize=262144)
 def _canonical(line):
     """A planned rule as iptables-save will print it on this host."""
     if " -p " in line:
