@@ -44,6 +44,11 @@ class Guests:
         sandbox.run("ip", "-n", ns, "link", "set", "eth0", "up")
         return ns
 
+    def client(self, name, address, vlan=None):
+        ns = sandbox.ensure_client(name, address, vlan=vlan)
+        self.created.append(ns)
+        return ns
+
     def remove(self):
         for ns in self.created:
             sandbox.run("ip", "netns", "del", ns, check=False)
@@ -100,9 +105,18 @@ def test_l2_networks_on_two_sandbox_hosts(jobs_inline, user, sandboxes, guests):
     assert ping(g1, "10.0.0.12"), "VLAN 100 must cross from HOST1 to HOST2"
     assert not ping(g1, "10.0.0.13", count=1), "VLAN 100 must not reach VLAN 200"
 
+    # A person on the sandbox network (manage.py sandbox_shell) reaches guests on the flat network
+    # and, from a client on VLAN 100, the guests of VLAN 100.
+    flat_guest = guests.plug("f", a, "br_eth0", "198.51.100.77/24")
+    client = guests.client(f"{guests.tag}-flat", "198.51.100.250/24")
+    assert ping(client, "198.51.100.77") and flat_guest
+    client100 = guests.client(f"{guests.tag}-v100", "10.0.0.250/24", vlan=100)
+    assert ping(client100, "10.0.0.12") and not ping(client100, "10.0.0.13", count=1)
+
     # A bridge with guests plugged in stays; once they are gone, detaching removes it everywhere.
     outcome = realise.unrealise_l2_on_cluster(private, cluster)
     assert outcome["HOST1"]["removed"] is False and outcome["HOST1"]["in_use"] == [f"t{guests.tag}a"]
+    assert outcome["HOST2"]["in_use"] == [f"t{guests.tag}b"]
     guests.remove()
     outcome = realise.unrealise_l2_on_cluster(private, cluster)
     assert {name: r["removed"] for name, r in outcome.items()} == {"HOST1": True, "HOST2": True}
