@@ -10,9 +10,18 @@ from apps.infra import sandbox
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="sandbox hosts need root (namespaces)")
 
 
+_handed_out = set()
+
+
 def free_ip(prefix="198.51.100."):
-    """A management address unlikely to clash with another test of this session."""
-    return prefix + str(10 + uuid.uuid4().int % 200)
+    """A management address no other call of this session got (10-209; the scenarios use .230-.240)."""
+    for _ in range(1000):
+        ip = prefix + str(10 + uuid.uuid4().int % 200)
+        if ip not in _handed_out:
+            _handed_out.add(ip)
+            return ip
+    _handed_out.clear()
+    return free_ip(prefix)
 
 
 class SandboxTracker:
