@@ -9,5 +9,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("portal/", include("apps.core.urls")),
+    path("portal/", include("apps.infra.urls")),
     path("", admin.site.urls),
 ]

@@ -1,5 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 
 from apps.core.admin import ServiceAdmin
 from apps.core.fields import format_size
@@ -46,6 +48,12 @@ class ClusterAdmin(ServiceAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return ["zone", "hypervisor_type"] if obj else []
+
+    def add_view(self, request, form_url="", extra_context=None):
+        # "Add cluster" opens the wizard, which goes on to primary storage and L2 networks.
+        if request.method == "GET" and "_popup" not in request.GET:
+            return HttpResponseRedirect(reverse("infra:cluster-wizard"))
+        return super().add_view(request, form_url, extra_context)
 
 
 class HostForm(forms.ModelForm):
