@@ -75,9 +75,11 @@ def connected_hosts(cluster):
     return list(Host.objects.filter(cluster=cluster, status=HostStatus.CONNECTED).order_by("name"))
 
 
-def mount_on_hosts(primary_storage, hosts):
+def mount_on_hosts(primary_storage, hosts, record_capacity=True):
     """Mount on each host (the management node when there is none) and store the capacity read there."""
     results = [call_host(host, "mount_primary_storage", primary_storage.host_spec()) for host in (hosts or [None])]
+    if not record_capacity:
+        return {"hosts": [h.name for h in hosts]}
     if primary_storage.type == PrimaryStorageType.LOCAL:
         total = sum(r["total"] for r in results)
         available = sum(r["available"] for r in results)
@@ -91,7 +93,9 @@ def mount_on_hosts(primary_storage, hosts):
 def mount_primary_storages_of_host(host):
     """For the hosts work: a host that (re)connects mounts every primary storage of its cluster."""
     for primary_storage in PrimaryStorage.objects.filter(attachments__cluster=host.cluster_id):
-        mount_on_hosts(primary_storage, [host])
+        # A local storage's capacity is the sum over all its hosts: one host alone cannot tell it
+        # (reconnecting the storage reads it from every host again).
+        mount_on_hosts(primary_storage, [host], record_capacity=primary_storage.type == PrimaryStorageType.NFS)
 
 
 # --- backup storage ------------------------------------------------------------------------------

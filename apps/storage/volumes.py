@@ -2,7 +2,7 @@
 
 - `ensure_image_cached(image, primary_storage, ctx=None, host=None)`: the first VM of an image on a
   primary storage copies the image (as qcow2) into the storage's cache, as a job step with progress.
-- `create_root_volume(image, primary_storage, name, ctx=None, host=None) -> Volume`: a qcow2 overlay
+- `create_root_volume(image, primary_storage, name, ctx=None, host=None, size=None) -> Volume`: a qcow2 overlay
   on the cached image (`qemu-img create -f qcow2 -b <cache> -F qcow2`): instant once cached.
 - `delete_volume(volume)`: removes its file and its row.
 
@@ -77,14 +77,20 @@ def ensure_image_cached(image, primary_storage, ctx=None, host=None):
     return cache
 
 
-def create_root_volume(image, primary_storage, name, ctx=None, host=None):
-    """A Ready root volume: a qcow2 overlay on the image cached on `primary_storage`."""
+def create_root_volume(image, primary_storage, name, ctx=None, host=None, size=None):
+    """A Ready root volume: a qcow2 overlay on the image cached on `primary_storage`.
+
+    `size` (bytes) grows the disk beyond the image's virtual size; by default it is the image's.
+    """
     _check_attached(primary_storage)
+    if size and image.virtual_size and size < image.virtual_size:
+        raise InvalidInput(f"A root volume cannot be smaller than its image ({image.virtual_size} bytes).",
+                           field="size")
     cache = ensure_image_cached(image, primary_storage, ctx=ctx, host=host)
     volume = Volume.objects.create(name=name, type=VolumeType.ROOT, primary_storage=primary_storage, host=host,
-                                   image=image, size=image.virtual_size or 0, state=VolumeState.CREATING)
+                                   image=image, size=size or image.virtual_size or 0, state=VolumeState.CREATING)
     with _step(ctx, f"Create root volume {name}"):
-        make_volume_file(volume, {"backing": cache.install_path})
+        make_volume_file(volume, {"backing": cache.install_path, "size": size})
     return volume
 
 

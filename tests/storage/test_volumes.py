@@ -123,3 +123,13 @@ def test_caching_failures_leave_nothing(attached, tmp_path):
     image.state = "Downloading"
     with pytest.raises(InvalidInput, match=r"^Image zs-sample-image is not ready \(Downloading\).$"):
         ensure_image_cached(image, attached)
+
+
+@pytest.mark.django_db
+def test_root_volume_can_be_larger_than_its_image_never_smaller(attached, tmp_path):
+    image = ready_image(tmp_path)
+    volume = create_root_volume(image, attached, "BIG", size=128 * 1024**2)
+    assert volume.size == 128 * 1024**2 and info(volume.install_path)["virtual-size"] == 128 * 1024**2
+    with pytest.raises(InvalidInput, match=r"^A root volume cannot be smaller than its image \(67108864 bytes\)\.$"):
+        create_root_volume(image, attached, "SMALL", size=32 * 1024**2)
+    assert Volume.objects.count() == 1
