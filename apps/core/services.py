@@ -1,6 +1,7 @@
 """Building blocks for service functions: validated create, update and delete of one row."""
 
 from django.core.exceptions import ValidationError
+from django.utils.text import capfirst
 
 
 def _split_m2m(model, fields):
@@ -24,7 +25,7 @@ def update_object(obj, fields, frozen=()):
     fields, m2m = _split_m2m(type(obj), dict(fields))
     for name in frozen:
         if name in fields and _value(fields[name]) != _value(getattr(obj, name)):
-            raise ValidationError({name: f"{obj._meta.get_field(name).verbose_name.capitalize()} cannot be changed."})
+            raise ValidationError({name: f"{capfirst(obj._meta.get_field(name).verbose_name)} cannot be changed."})
     for name, value in fields.items():
         setattr(obj, name, value)
     obj.full_clean()

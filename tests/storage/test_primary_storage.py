@@ -138,7 +138,7 @@ def test_failed_mount_fails_the_attach_job_and_leaves_it_detached(api, jobs_inli
 def test_url_zone_and_type_cannot_change(api, tmp_path):
     storage = make_primary_storage(url=str(tmp_path / "ps"))
     err = error(api.patch(f"/api/v1/primary-storages/{storage.uuid}/", {"url": "/srv/other"}, format="json"), 400)
-    assert err == {"code": "invalid", "message": "Url cannot be changed.", "field": "url"}
+    assert err == {"code": "invalid", "message": "URL cannot be changed.", "field": "url"}
     assert api.patch(f"/api/v1/primary-storages/{storage.uuid}/", {"state": "Disabled"},
                      format="json").json()["state"] == "Disabled"
 
