@@ -82,6 +82,7 @@ def _shape(label, vms, rules_per_vm, shared):
     finally:
         firewall.remove_all(netns)
         subprocess.run(["ip", "netns", "del", netns], check=False)
+        firewall.forget(netns)
 
 
 def run():

@@ -118,6 +118,9 @@ def test_a_failed_apply_is_visible_on_the_host(world, api, jobs_inline):
     assert state["host_name"] == "H0" and state["failures"] == 1 and state["last_error"]
     services.add_rule(a, protocol=6, port_range_min=1, port_range_max=2)
     assert api.get(f"/api/v1/host-firewalls/{hosts[0].pk}/").json()["failures"] == 2
+    from workers.host import firewall
+
+    firewall.forget(hosts[0].netns)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -170,11 +170,7 @@ class Lab:
         shutil.rmtree(self.tmp, ignore_errors=True)
         from workers.host import firewall
 
-        for suffix in (".json", ".lock"):
-            try:
-                os.remove(os.path.join(firewall.STATE_DIR, f"{self.host}{suffix}"))
-            except OSError:
-                pass
+        firewall.forget(self.host)
 
 
 def free_port():

@@ -420,6 +420,15 @@ def op_read_back(nic_id, netns=""):
     return read_back(netns, nic_id)
 
 
+def forget(netns):
+    """Drop what this module remembers of a namespace that is gone (its state and lock files)."""
+    for suffix in (".json", ".lock"):
+        try:
+            os.remove(os.path.join(STATE_DIR, f"{netns or 'host'}{suffix}"))
+        except OSError:
+            pass
+
+
 def remove_all(netns):
     """Take every Nimbo chain, set and the jump out of the namespace (host removal, tests)."""
     return apply_plan({"v4": {"chains": {}}, "v6": {"chains": {}}, "ipsets": {}, "nics": {}}, netns, trust_cache=False)
