@@ -117,7 +117,7 @@ def test_libvirt_guest_on_a_sandbox_bridge_gets_its_lease_and_leaves_nothing_beh
         assert links.link_master(tap, netns=host.name) == host.bridge
         assert not links.link_exists(tap)  # not left in the root namespace
 
-        deadline = time.monotonic() + 40
+        deadline = time.monotonic() + 60
         while not any(lease["mac"] == mac for lease in router.leases(vr)) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert {"mac": mac, "ip": "198.51.100.240", "hostname": "tiny"} in router.leases(vr), console_of(console)
@@ -131,7 +131,11 @@ def test_libvirt_guest_on_a_sandbox_bridge_gets_its_lease_and_leaves_nothing_beh
                 break
             time.sleep(0.5)
         assert ping.returncode == 0, (ping.stdout, console_of(console))
-        assert "lease of 198.51.100.240 obtained" in console_of(console)  # the serial console is captured
+        # The serial console is captured (qemu may flush it a little later than the packets flow).
+        deadline = time.monotonic() + 20
+        while "lease of 198.51.100.240 obtained" not in console_of(console) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert "lease of 198.51.100.240 obtained" in console_of(console)
 
         # This guest has no ACPI daemon: the graceful stop times out and the domain is destroyed.
         assert domains.stop(name, timeout=1) == "forced"
