@@ -10,5 +10,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("portal/", include("apps.core.urls")),
     path("portal/", include("apps.infra.urls")),
+    path("portal/networks/", include("apps.networks.urls")),
     path("", admin.site.urls),
 ]

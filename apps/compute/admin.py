@@ -3,7 +3,7 @@ from django.contrib import admin
 from apps.core.admin import ServiceAdmin
 
 from . import lifecycle, services
-from .models import InstanceOffering, VmInstance
+from .models import InstanceOffering, VmInstance, VmNic
 
 
 @admin.register(InstanceOffering)
@@ -97,3 +97,20 @@ class VmInstanceAdmin(ServiceAdmin):
     @admin.action(description="Destroy the selected VMs (guest, disk and addresses)")
     def destroy(self, request, queryset):
         self.run_action(request, queryset, lifecycle.destroy_vm)
+
+
+@admin.register(VmNic)
+class VmNicAdmin(admin.ModelAdmin):
+    list_display = ["internal_name", "vm_instance", "l3_network", "ip", "mac", "device_index"]
+    list_filter = ["l3_network"]
+    search_fields = ["ip", "mac", "internal_name", "vm_instance__name"]
+    list_select_related = ["vm_instance", "l3_network"]
+    readonly_fields = ["uuid", "vm_instance", "l3_network", "used_ip", "ip", "netmask", "gateway", "mac",
+                       "device_index", "internal_name", "created", "updated"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
