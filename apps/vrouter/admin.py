@@ -30,6 +30,13 @@ class VirtualRouterOfferingAdmin(ServiceAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ["zone"] if obj else []
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "image":
+            from apps.images.models import Image
+
+            kwargs["queryset"] = Image.objects.filter(system=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
 
 @admin.register(Vip)
 class VipAdmin(ServiceAdmin):

@@ -4,6 +4,7 @@ Cascades (documented): deleting a VIP deletes its port forwarding rules and its 
 its address to IPAM; deleting an EIP keeps its VIP; deleting a VM NIC detaches its rules and EIP.
 """
 
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
 
 from apps.compute.models import VmNic
@@ -60,7 +61,10 @@ def create_vip(*, name, l3_network, ip=None, description="", state=None):
 
 @operation("updateVip", target="vip")
 def update_vip(vip, **fields):
-    return update_object(vip, fields, frozen=("l3_network", "ip"))
+    if fields.get("ip") not in (None, vip.ip):
+        raise ValidationError({"ip": "The IP address of a VIP cannot be changed."})
+    fields.pop("ip", None)
+    return update_object(vip, fields, frozen=("l3_network",))
 
 
 @operation("deleteVip", target="vip")

@@ -26,7 +26,7 @@ class VirtualRouterOffering(BaseModel):
     memory_size = SizeField(validators=[MinValueValidator(MIN_MEMORY, message="Memory must be at least 16M.")],
                             verbose_name="memory")
     image = models.ForeignKey(Image, null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="virtual_router_offerings", limit_choices_to={"system": True},
+                              related_name="virtual_router_offerings",
                               verbose_name="image")
     management_l3 = models.ForeignKey(L3Network, on_delete=models.PROTECT,
                                       related_name="management_router_offerings", verbose_name="management L3 network")
