@@ -30,6 +30,12 @@ def update_l2_network(l2, **fields):
 @operation("deleteL2Network", target="l2")
 def delete_l2_network(l2):
     """Refused (409) while the network is attached to a cluster or carries L3 networks."""
+    clusters = [ref.cluster.name for ref in l2.cluster_refs.select_related("cluster").order_by("cluster__name")]
+    if clusters:
+        raise InUse(f"L2 network {l2} is attached to cluster {', '.join(clusters)}; detach it first.")
+    l3s = list(l2.l3_networks.order_by("name").values_list("name", flat=True))
+    if l3s:
+        raise InUse(f"L2 network {l2} still carries L3 network {', '.join(l3s)}.")
     delete_object(l2)
 
 

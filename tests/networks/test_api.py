@@ -88,11 +88,13 @@ def test_detach_and_delete_in_use(api):
     url = f"/api/v1/l2-networks/{l2.uuid}"
     assert error(api.delete(f"{url}/"), 409) == {
         "code": "in_use", "field": None,
-        "message": "Still used by L2 network attachment FLAT-L2 on CLUSTER1, L3 network FLAT-L3"}
+        "message": "L2 network FLAT-L2 is attached to cluster CLUSTER1; detach it first."}
     assert error(post(api, f"{url}/detach/", {"cluster": str(cluster.uuid)}), 409) == {
         "code": "in_use", "field": "cluster", "message": "VM VM1 in cluster CLUSTER1 still uses L2 network FLAT-L2."}
     vm.nics.all().delete()
     assert body(post(api, f"{url}/detach/", {"cluster": str(cluster.uuid)}), 200)["attached_clusters"] == []
+    assert error(api.delete(f"{url}/"), 409) == {
+        "code": "in_use", "field": None, "message": "L2 network FLAT-L2 still carries L3 network FLAT-L3."}
     assert error(post(api, f"{url}/detach/", {"cluster": str(cluster.uuid)}), 409) == {
         "code": "conflict", "field": "cluster", "message": "L2 network FLAT-L2 is not attached to cluster CLUSTER1."}
 
