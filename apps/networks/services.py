@@ -40,7 +40,7 @@ def delete_l2_network(l2):
 
 
 @operation("attachL2NetworkToCluster", target="l2")
-def attach_l2_network_to_cluster(l2, cluster):
+def attach_l2_network_to_cluster(l2, cluster, user=None):
     if cluster.zone_id != l2.zone_id:
         raise InvalidInput(f"Cluster {cluster} is in zone {cluster.zone}, not in the L2 network's zone {l2.zone}.",
                            field="cluster")
@@ -54,11 +54,24 @@ def attach_l2_network_to_cluster(l2, cluster):
         raise Conflict(f"Cluster {cluster} already has L2 network {clash.l2_network} on {wire}.", field="cluster")
     L2NetworkClusterRef.objects.create(l2_network=l2, cluster=cluster, physical_interface=l2.physical_interface,
                                        vlan_key=vlan_key)
+    _realise(l2, cluster, user, attach=True)
     return l2
 
 
+def _realise(l2, cluster, user, *, attach):
+    """Build (or remove unused) bridges on the cluster's hosts: a job of its own, after commit.
+
+    A cluster without hosts needs nothing now: hosts build the bridges of their cluster's L2
+    networks when they connect.
+    """
+    from apps.infra.services import start_realise_l2, start_unrealise_l2
+
+    if cluster.hosts.exists():
+        (start_realise_l2 if attach else start_unrealise_l2)(l2, cluster, user=user)
+
+
 @operation("detachL2NetworkFromCluster", target="l2")
-def detach_l2_network_from_cluster(l2, cluster):
+def detach_l2_network_from_cluster(l2, cluster, user=None):
     """Refused while VMs placed in the cluster have NICs on the network's L3 networks."""
     from apps.compute.models import VmNic
 
@@ -71,6 +84,7 @@ def detach_l2_network_from_cluster(l2, cluster):
     if nic is not None:
         raise InUse(f"VM {nic.vm_instance} in cluster {cluster} still uses L2 network {l2}.", field="cluster")
     ref.delete()
+    _realise(l2, cluster, user, attach=False)
     return l2
 
 

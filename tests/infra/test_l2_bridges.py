@@ -142,3 +142,26 @@ def test_realise_job_reports_the_bridges(jobs_inline, user, sandboxes):
     job = services.start_unrealise_l2(l2, cluster, user=user)
     job.refresh_from_db()
     assert job.state == "succeeded" and job.result["hosts"]["HOST1"]["removed"] is True
+
+
+def test_attaching_through_the_api_builds_the_bridges_and_detaching_removes_them(jobs_inline, user, api, sandboxes):
+    from apps.core.models import Job
+    from apps.networks.models import L2Network
+
+    cluster = make_cluster(hypervisor_type="Sandbox")
+    job = services.add_host(user=user, name="HOST1", cluster=cluster, management_ip=free_ip(), password="pw-S3cret")
+    job.refresh_from_db()
+    assert job.state == "succeeded", job.error
+    host = Host.objects.get()
+    sandboxes.track(host.netns)
+    l2 = L2Network.objects.create(zone=cluster.zone, name="PRIVATE-L2", type="L2VlanNetwork",
+                                  physical_interface="eth0", vlan=400)
+    response = api.post(f"/api/v1/l2-networks/{l2.uuid}/attach/", {"cluster": str(cluster.uuid)}, format="json")
+    assert response.status_code in (200, 202), response.content
+    realised = Job.objects.get(kind="realiseL2Network")
+    assert realised.state == "succeeded" and realised.result["bridges"] == {"HOST1": "br_eth0_400"}
+    assert master_of(host.netns, "eth0.400") == "br_eth0_400"
+    response = api.post(f"/api/v1/l2-networks/{l2.uuid}/detach/", {"cluster": str(cluster.uuid)}, format="json")
+    assert response.status_code in (200, 202), response.content
+    assert Job.objects.get(kind="unrealiseL2Network").state == "succeeded"
+    assert not {"eth0.400", "br_eth0_400"} & links(host.netns)
