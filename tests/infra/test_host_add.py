@@ -42,6 +42,12 @@ def test_add_sandbox_host_connects_it_with_facts(jobs_inline, cluster, user, san
     assert last_heartbeat(host.uuid)
     # The agent runs inside the host's namespace, and forwarding is on there.
     assert sandbox.run("ip", "netns", "exec", host.netns, "sysctl", "-n", "net.ipv4.ip_forward").stdout.strip() == "1"
+    # A connected host's firewall is converged to the database at once (nothing to filter yet).
+    from apps.core.models import Job
+
+    assert "Sync the security group firewall" in names
+    sync = Job.objects.get(kind="syncSecurityGroups", target_id=str(host.uuid))
+    assert sync.state == "succeeded", sync.error
 
     # Reconnecting is the same job; the known host key is kept and checked.
     again = services.reconnect_host(host, user=user)
