@@ -76,6 +76,14 @@ def ensure_libvirtd(timeout=15):
 
 
 def stop_daemons(pids):
+    """Stop the daemons `ensure_libvirtd` started, unless domains still run (someone else uses them)."""
+    if not pids:
+        return
+    try:
+        if connection().listAllDomains(1):  # VIR_CONNECT_LIST_DOMAINS_ACTIVE
+            return
+    except Exception:  # noqa: BLE001 - libvirtd already gone: nothing to protect
+        pass
     for pid in reversed(pids):
         links.stop_pid(pid, timeout=10)
 
@@ -184,7 +192,11 @@ def undefine(name):
     if dom is None:
         return
     if dom.isActive():
-        dom.destroy()
+        try:
+            dom.destroy()
+        except libvirt.libvirtError:
+            if dom.isActive():
+                raise
     try:
         dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
     except libvirt.libvirtError:
