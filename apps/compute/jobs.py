@@ -18,6 +18,7 @@ from apps.core.exceptions import JobFailed
 from apps.infra.agent import call_host
 from apps.infra.choices import EnabledState, HostStatus
 from apps.infra.models import Host
+from apps.secgroups.sync import sync_for_vm
 
 from .allocator import choose_host
 from .choices import GuestKind, VmState
@@ -131,6 +132,8 @@ def start_vm(ctx, vm):
         else:
             call_host(host, "domains.start_guest", spec, timeout=120)
     _set_state(vm, VmState.RUNNING)
+    # Its host's firewall now filters its NICs (and remote-group sets elsewhere list its addresses).
+    sync_for_vm(vm)
     return {"state": vm.state, "host": host.name}
 
 
@@ -164,9 +167,11 @@ def stop_vm(ctx, vm, timeout=30):
         ctx.skip("Stop the guest", f"the VM is {vm.state} and runs nowhere")
         return {"state": vm.state}
     _set_state(vm, VmState.STOPPING)
-    with ctx.step(f"Stop the guest on {vm.host.name}", progress=90):
-        _stop_guest(vm, vm.host, timeout)
+    old_host = vm.host
+    with ctx.step(f"Stop the guest on {old_host.name}", progress=90):
+        _stop_guest(vm, old_host, timeout)
     _set_state(vm, VmState.STOPPED, host=None)
+    sync_for_vm(vm, old_host)
     return {"state": vm.state}
 
 
@@ -198,6 +203,8 @@ def destroy_vm(ctx, vm, timeout=5):
         for volume in list(vm.volumes.all()):
             delete_volume(volume)
         with transaction.atomic():
+            # Asked before the NICs go, run after they are gone: their chains and set entries leave.
+            sync_for_vm(vm, *([host] if host else []))
             for nic in list(vm.nics.select_related("used_ip")):
                 delete_nic(nic)
             vm.delete()

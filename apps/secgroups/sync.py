@@ -128,9 +128,10 @@ def sync_for_vm(vm, *other_hosts):
 
     group_ids = list(SecurityGroupNicRef.objects.filter(vm_nic__vm_instance=vm)
                      .values_list("security_group_id", flat=True))
+    if not group_ids:
+        return  # its NICs are not filtered anywhere: no host has anything to change
     hosts = {vm.host_id, *(getattr(h, "pk", h) for h in other_hosts)}
-    if group_ids:
-        hosts |= hosts_of_groups(group_ids, remote_only=True)
+    hosts |= hosts_of_groups(group_ids, remote_only=True)
     request_sync(hosts)
 
 

@@ -180,3 +180,47 @@ def test_a_vm_that_fits_no_host_fails_clearly_and_releases_its_address(api, jobs
     shown = body(api.get(f"/api/v1/vms/{vm['uuid']}/"), 200)
     assert (shown["state"], shown["nics"], shown["host"]) == ("Error", [], None)
     assert body(api.get(f"/api/v1/l3-networks/{setup['l3']}/used-ips/"), 200)["results"] == []
+
+
+def test_scenario_01_with_the_security_group_on_vms_booted_through_the_api(api, jobs_inline, sandboxes):
+    """Steps 12-19 on VMs created, stopped and started through the API: the firewall follows the VM."""
+    setup = cloud(api, sandboxes)
+    group = body(api.post("/api/v1/security-groups/", {"name": "SECURITY-GROUP-1"}, format="json"), 201)
+    base = f"/api/v1/security-groups/{group['uuid']}"
+    rule = {"type": "Ingress", "protocol": "TCP", "start_port": 22, "end_port": 22, "allowed_cidr": ""}
+    ssh_rule = body(api.post(f"{base}/rules/", rule, format="json"), 201)
+    body(api.post(f"{base}/l3-networks/", {"l3_network": setup["l3"]}, format="json"), 200)
+    vms = {name: VmInstance.objects.select_related("host__cluster").get(pk=create_vm(api, setup, name, host)["uuid"])
+           for name, host in (("INNER-VM", "inner"), ("OUTER-VM", "outer"))}
+    nic = vms["INNER-VM"].nics.get()
+    body(api.post(f"{base}/nics/", {"nics": [str(nic.pk)]}, format="json"), 200)
+    via = agent_view(vms["INNER-VM"].host)
+    inner = guest_spec(vms["INNER-VM"], vms["INNER-VM"].host)
+    outer = guest_spec(vms["OUTER-VM"], vms["OUTER-VM"].host)
+    assert wait(lambda: guests.addresses(inner).get("eth0")) == "198.51.100.230/24"
+    assert wait(lambda: guests.addresses(outer).get("eth0")) == "198.51.100.232/24"
+
+    def ping(src, address):
+        return guests.run_in(src, "ping", "-c", "1", "-W", "1", address, via=via).returncode == 0
+
+    # 16. Ping fails, SSH lands on INNER-VM.
+    assert not ping(outer, "198.51.100.230")
+    landed = ssh(outer, "198.51.100.230", "hostname", via)
+    assert landed.returncode == 0 and landed.stdout.strip() == "inner", landed.stderr
+    # A stop and a start move nothing: the VM comes back filtered by the same group.
+    body(api.post(f"/api/v1/vms/{vms['INNER-VM'].pk}/stop/", {"timeout": 1}, format="json"), 202)
+    body(api.post(f"/api/v1/vms/{vms['INNER-VM'].pk}/start/", {}, format="json"), 202)
+    inner = guest_spec(VmInstance.objects.select_related("host__cluster").get(pk=vms["INNER-VM"].pk),
+                       vms["INNER-VM"].host)
+    assert wait(lambda: guests.addresses(inner).get("eth0")) == "198.51.100.230/24"
+    assert not ping(outer, "198.51.100.230")
+    assert wait(lambda: ssh(outer, "198.51.100.230", "true", via).returncode == 0, timeout=15)
+    # 17-18. The rule is deleted: SSH fails.
+    assert api.delete(f"/api/v1/security-group-rules/{ssh_rule['uuid']}/").status_code == 204
+    assert ssh(outer, "198.51.100.230", "true", via).returncode != 0
+    # 19. Back again; then the NIC leaves the group and everything is allowed.
+    body(api.post(f"{base}/rules/", rule, format="json"), 201)
+    assert ssh(outer, "198.51.100.230", "true", via).returncode == 0
+    body(api.post(f"{base}/nics/remove/", {"nics": [str(nic.pk)]}, format="json"), 200)
+    assert ping(outer, "198.51.100.230")
+    assert ping(inner, "198.51.100.232"), "OUTER-VM, in no group, is never filtered"
