@@ -79,6 +79,8 @@ def main():
     manage = [python, str(BASE / "manage.py")]
     subprocess.run([*manage, "migrate", "--noinput"], check=True, env=_env())
     subprocess.run([*manage, "ensure_admin"], check=True, env=_env())
+    # The periodic security-group reconcile (drift repair) runs from the first start on.
+    subprocess.run([*manage, "reconcile_firewalls", "--schedule"], check=True, env=_env())
 
     host = os.environ.get("NIMBO_HOST", "0.0.0.0")
     port = os.environ.get("NIMBO_PORT", "8000")
