@@ -153,6 +153,8 @@ def _sshd_config(ns, management_ip, ssh_port):
         # No PAM: the password is checked against the namespace's own /etc/shadow.
         "UsePAM no\nAuthorizedKeysFile none\nPrintMotd no\nMaxStartups 50\n"
         "Subsystem sftp internal-sftp\n"
+        # A session whose peer vanished with its namespace ends within 30 s instead of lingering.
+        "ClientAliveInterval 10\nClientAliveCountMax 3\n"
     )
     return config
 

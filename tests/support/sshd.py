@@ -82,6 +82,7 @@ def sshd_in_namespace():
             f"Port {port}\nListenAddress 198.51.100.2\nHostKey {workdir}/host_key\nPidFile {workdir}/sshd.pid\n"
             f"PermitRootLogin yes\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\nUsePAM no\n"
             f"AuthorizedKeysFile {workdir}/authorized_keys\nStrictModes no\nSubsystem sftp internal-sftp\n"
+            "ClientAliveInterval 10\nClientAliveCountMax 3\n"
         )
         # A 1 MiB file system at <workdir>/small, seen only by sshd: a backup storage that fills up.
         (workdir / "small").mkdir()

@@ -143,6 +143,9 @@ def _sshd_config(spec):
         "UseDNS no",
         "PrintMotd no",
         "Subsystem sftp internal-sftp",
+        # A session whose client vanished (its namespace deleted) ends instead of lingering.
+        "ClientAliveInterval 10",
+        "ClientAliveCountMax 3",
     ]
     return "\n".join(lines) + "\n"
 
