@@ -141,7 +141,7 @@ class Lab:
             fh.write(
                 f"Port 22\nListenAddress 0.0.0.0\nHostKey {base}/host_key\nPidFile {base}/sshd.pid\n"
                 f"AuthorizedKeysFile {base}/authorized_keys\nStrictModes no\nUsePAM no\nPermitRootLogin yes\n"
-                "PasswordAuthentication no\nUseDNS no\nPrintMotd no\n"
+                "PasswordAuthentication no\nUseDNS no\nPrintMotd no\nClientAliveInterval 10\nClientAliveCountMax 3\n"
             )
         guest.sshd = subprocess.Popen(["ip", "netns", "exec", guest.ns, "/usr/sbin/sshd", "-D", "-e", "-f",
                                        f"{base}/sshd_config"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
