@@ -40,11 +40,10 @@ def _add_host():
 
 
 def _guest_sshd():
-    from apps.infra.guest_image import GUEST_IMAGE
+    from apps.infra.guest_image import GUEST_IMAGE, ensure_built
     from workers.host.facts import kvm_works
 
-    if not GUEST_IMAGE.exists():
-        subprocess.run(["scripts/build-guest-image.sh"], check=True, capture_output=True)
+    ensure_built()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -21,8 +21,9 @@ KERNEL_META=${NIMBO_GUEST_KERNEL:-linux-image-cloud-amd64}
 PASSWORD=${NIMBO_GUEST_PASSWORD:-nimbo}
 KEY="$OUT/nimbo-guest-key"
 PACKAGES="busybox-static dropbear-bin libtomcrypt1 libtommath1 libgmp10 libcrypt1 zlib1g libc6"
-# Network drivers loaded at boot, dependencies first (virtio for libvirt/QEMU, e1000 as a fallback).
-MODULES="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net e1000"
+# Drivers loaded at boot, dependencies first: network (virtio for libvirt/QEMU, e1000 as a fallback),
+# and the ACPI power button with its input events, so a graceful shutdown (virsh shutdown) powers off.
+MODULES="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net e1000 evdev button"
 
 mkdir -p "$BUILD/debs"
 rm -rf "$BUILD/x" "$BUILD/rootfs" "$BUILD/disk.raw"
@@ -56,8 +57,11 @@ for applet in $("$X/bin/busybox" --list); do
     [ -e "bin/$applet" ] || ln -s busybox "bin/$applet"
 done
 
-# dropbear and exactly the shared libraries it needs, from the packages above.
+# dropbear (sshd), its client dbclient (also as `ssh`, so one guest can log in to another) and
+# exactly the shared libraries they need, from the packages above.
 cp "$X/usr/sbin/dropbear" bin/dropbear
+cp "$X/usr/bin/dbclient" bin/dbclient
+ln -s dbclient bin/ssh
 cp -L "$X/lib64/ld-linux-x86-64.so.2" lib64/
 LIBDIRS="$X/lib/x86_64-linux-gnu:$X/usr/lib/x86_64-linux-gnu"
 needed() { objdump -p "$1" 2>/dev/null | awk '/NEEDED/ {print $2}' || readelf -d "$1" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p'; }
@@ -71,6 +75,7 @@ copy_libs() {
     done
 }
 copy_libs bin/dropbear
+copy_libs bin/dbclient
 
 for m in $MODULES; do
     f=$(find "$X/lib/modules/$KVER/kernel" -name "$m.ko" | head -n1)
@@ -111,6 +116,11 @@ exit 0
 EOF
 chmod 755 etc/udhcpc.script
 
+# busybox acpid runs /etc/acpi/PWRF/* when the power button is pressed (an ACPI shutdown request).
+mkdir -p etc/acpi/PWRF
+printf '#!/bin/sh\necho "nimbo-guest: power button, shutting down" > /dev/console\npoweroff\n' > etc/acpi/PWRF/00000080
+chmod 755 etc/acpi/PWRF/00000080
+
 cat > etc/inittab <<'EOF'
 ::sysinit:/etc/rc
 ttyS0::respawn:/bin/getty -L 115200 ttyS0 vt100
@@ -130,6 +140,7 @@ mount -t tmpfs tmpfs /tmp
 hostname -F /etc/hostname
 for m in $MODULES; do [ -f /lib/modules/$KVER/\$m.ko ] && { insmod /lib/modules/$KVER/\$m.ko || echo "nimbo-guest: insmod \$m failed"; }; done
 echo "nimbo-guest: interfaces \$(ls /sys/class/net | tr "\\n" " ")"
+mkdir -p /var/log && acpid || echo "nimbo-guest: acpid did not start"
 ip link set lo up
 for dev in /sys/class/net/*; do
     name=\${dev##*/}
@@ -170,4 +181,6 @@ mcopy -i disk.raw vmlinuz initrd.gz syslinux.cfg ::/
 rm -f "$IMAGE.tmp"
 qemu-img convert -q -f raw -O qcow2 -c disk.raw "$IMAGE.tmp"
 mv "$IMAGE.tmp" "$IMAGE"
+# The recipe this image was built from: tests and benchmarks rebuild a stale image (apps/infra/guest_image.py).
+sha256sum < "$ROOT/scripts/build-guest-image.sh" | cut -d' ' -f1 > "$IMAGE.recipe"
 echo "$IMAGE ($(du -h "$IMAGE" | cut -f1)): kernel $KVER, root password '$PASSWORD', key $KEY"

@@ -9,7 +9,7 @@ import time
 import paramiko
 import pytest
 
-from apps.infra.guest_image import GUEST_IMAGE, GUEST_KEY, GUEST_PASSWORD
+from apps.infra.guest_image import GUEST_KEY, GUEST_PASSWORD, ensure_built
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not shutil.which("qemu-system-x86_64"), reason="QEMU is not installed")]
@@ -17,9 +17,7 @@ pytestmark = [pytest.mark.slow,
 
 @pytest.fixture(scope="module")
 def image():
-    if not GUEST_IMAGE.exists():
-        subprocess.run(["scripts/build-guest-image.sh"], check=True, capture_output=True, timeout=600)
-    return GUEST_IMAGE
+    return ensure_built()
 
 
 def free_port():
