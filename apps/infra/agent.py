@@ -44,7 +44,7 @@ def call_queue(queue_name, operation, payload=None, *, timeout=60, target="the h
             "workers.host.agent.dispatch", args=(operation, payload or {}), timeout=timeout,
             ttl=timeout, result_ttl=600, failure_ttl=600,
         )
-        result = job.latest_result(timeout=timeout)
+        result = _wait_for_result(job, timeout)
         if result is None:
             job.cancel()
             job.delete()
@@ -58,6 +58,19 @@ def call_queue(queue_name, operation, payload=None, *, timeout=60, target="the h
             log.error("%s on %s: %s", operation, queue_name, answer["traceback"])
         raise HostOperationFailed(answer.get("error") or f"{operation} failed on {target}.")
     return answer.get("result")
+
+
+def _wait_for_result(job, timeout):
+    """The job's result, waited for in short blocking reads: redis-py gives connections a 5 s socket
+    timeout by default, so one long blocking XREAD would fail as a socket error after 5 s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        result = job.latest_result(timeout=max(1, min(2, int(left))))
+        if result is not None:
+            return result
 
 
 def call_host(host, operation, payload=None, *, timeout=60):
