@@ -13,6 +13,7 @@ class VmState(models.TextChoices):
     RUNNING = "Running", "Running"
     STOPPING = "Stopping", "Stopping"
     STOPPED = "Stopped", "Stopped"
+    REBOOTING = "Rebooting", "Rebooting"
     DESTROYING = "Destroying", "Destroying"
     DESTROYED = "Destroyed", "Destroyed"
     ERROR = "Error", "Error"

@@ -26,7 +26,7 @@ from .guest_specs import guest_spec, l2_spec
 from .models import VmInstance
 
 log = logging.getLogger("nimbo.compute.jobs")
-ACTIVE = [VmState.STARTING, VmState.RUNNING, VmState.STOPPING]
+ACTIVE = [VmState.STARTING, VmState.RUNNING, VmState.STOPPING, VmState.REBOOTING]
 
 
 def _vm(uuid):
@@ -154,11 +154,12 @@ def create_vm(ctx, vm):
 
 
 def _stop_guest(vm, host, timeout):
+    """Stop the guest; how it ended: "graceful" (it shut down within `timeout`), "forced" or "stopped"."""
     spec = guest_spec(vm, host)
     if vm.guest_kind == GuestKind.NAMESPACE:
         call_host(host, "guests.stop", spec, timeout=60)
-    else:
-        call_host(host, "domains.stop_guest", {**spec, "timeout": timeout}, timeout=timeout + 60)
+        return "forced"  # a namespace guest has no operating system to ask: its processes are ended
+    return call_host(host, "domains.stop_guest", {**spec, "timeout": timeout}, timeout=timeout + 60)
 
 
 def stop_vm(ctx, vm, timeout=30):
@@ -168,16 +169,32 @@ def stop_vm(ctx, vm, timeout=30):
         return {"state": vm.state}
     _set_state(vm, VmState.STOPPING)
     old_host = vm.host
-    with ctx.step(f"Stop the guest on {old_host.name}", progress=90):
-        _stop_guest(vm, old_host, timeout)
+    with ctx.step(f"Stop the guest on {old_host.name} (shut down within {timeout} s, then forced)", progress=90):
+        how = _stop_guest(vm, old_host, timeout)
     _set_state(vm, VmState.STOPPED, host=None)
     sync_for_vm(vm, old_host)
-    return {"state": vm.state}
+    return {"state": vm.state, "shutdown": how}
 
 
 def reboot_vm(ctx, vm, timeout=30):
-    stop_vm(ctx, vm, timeout)
-    return start_vm(ctx, vm)
+    """Job: restart the guest where it runs. Its host, disk, taps and addresses stay; the guest is asked
+    to shut down, forced after `timeout` seconds, and started again at once."""
+    vm = _vm(vm)
+    if vm.host_id is None or vm.state != VmState.RUNNING:
+        raise JobFailed(f"VM {vm.name} is {vm.state}; only a running VM can be rebooted.")
+    host = vm.host
+    _set_state(vm, VmState.REBOOTING)
+    ctx.on_failure(lambda: _set_state(vm, VmState.ERROR))
+    with ctx.step(f"Restart the guest on {host.name} (shut down within {timeout} s, then forced)", progress=50):
+        spec = guest_spec(vm, host)
+        if vm.guest_kind == GuestKind.NAMESPACE:
+            call_host(host, "guests.stop", spec, timeout=60)
+            call_host(host, "guests.start", spec, timeout=60)
+            how = "forced"
+        else:
+            how = call_host(host, "domains.reboot_guest", {**spec, "timeout": timeout}, timeout=timeout + 180)
+    _set_state(vm, VmState.RUNNING)
+    return {"state": vm.state, "host": host.name, "shutdown": how}
 
 
 def destroy_vm(ctx, vm, timeout=5):

@@ -12,6 +12,7 @@ keeps the root namespace as it was, apart from the tap's first instant.
 No Django import here.
 """
 
+import atexit
 import os
 import socket
 import subprocess
@@ -99,6 +100,19 @@ def connection():
         return _conn
 
 
+@atexit.register
+def _close():
+    """Close the connection before the interpreter tears libvirt's module down (else its __del__ fails)."""
+    global _conn
+    with _lock:
+        if _conn is not None:
+            try:
+                _conn.close()
+            except Exception:  # noqa: BLE001 - libvirtd already gone
+                pass
+            _conn = None
+
+
 def _lookup(name):
     import libvirt
 
@@ -178,12 +192,6 @@ def stop(name, timeout=30.0):
     return "forced"
 
 
-def reboot(name, taps=(), timeout=30.0):
-    """Stop (gracefully, then forced) and start again: the taps are re-created and placed again."""
-    stop(name, timeout=timeout)
-    return start(name, taps)
-
-
 def undefine(name):
     """Destroy the domain if it runs and remove its definition; no-op if it does not exist."""
     import libvirt
@@ -229,7 +237,19 @@ def start_guest(spec):
 
 
 def stop_guest(spec):
-    return stop(spec["name"], timeout=float(spec.get("timeout", 30)))
+    """Stop the guest and drop its definition (the next start defines it afresh from the database, on
+    whichever host takes it). How it ended: "graceful", "forced" or "stopped" (it was not running)."""
+    how = stop(spec["name"], timeout=float(spec.get("timeout", 30)))
+    undefine(spec["name"])
+    return how
+
+
+def reboot_guest(spec):
+    """{name, xml, taps, timeout}: shut down (forced after timeout) and start again; how it went down."""
+    define(spec["xml"])
+    how = stop(spec["name"], timeout=float(spec.get("timeout", 30)))
+    start(spec["name"], spec.get("taps") or ())  # qemu made new taps: they are placed again
+    return how
 
 
 def destroy_guest(spec):

@@ -36,15 +36,9 @@ class VmInstanceSerializer(NimboModelSerializer):
 
     class Meta:
         model = VmInstance
-        fields = ["uuid", "name", "description", "hostname", "type", "state", "instance_offering", "image", "zone",
-                  "cluster", "host", "nics", "created", "updated"]
-        read_only_fields = ["type", "state"]
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        if instance.guest_kind != GuestKind.LIBVIRT:
-            data["guest_kind"] = instance.guest_kind  # namespace guests are labelled as such
-        return data
+        fields = ["uuid", "name", "description", "hostname", "type", "guest_kind", "state", "instance_offering",
+                  "image", "zone", "cluster", "host", "nics", "created", "updated"]
+        read_only_fields = ["type", "guest_kind", "state"]
 
 
 class CreateVmSerializer(serializers.Serializer):
