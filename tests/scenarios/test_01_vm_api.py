@@ -8,7 +8,6 @@ through the router's dnsmasq and logs in to it over SSH. Destroying them leaves 
 
 import os
 import signal
-import time
 
 import pytest
 
@@ -18,84 +17,11 @@ from apps.core.models import Job
 from apps.vrouter.models import VirtualRouter
 from apps.vrouter.routers import router_spec
 from tests.support.api import body
-from tests.support.factories import make_image
-from tests.support.sandbox import SandboxTracker, free_ip, needs_root
+from tests.support.sandbox import needs_root
+from tests.support.scenario01 import DOMAIN, agent_view, cloud, create_vm, wait
 from workers.host import guests, links, router
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.root, pytest.mark.slow, needs_root]
-DOMAIN = "tutorials.zstack.org"
-
-
-@pytest.fixture
-def sandboxes():
-    from apps.infra import sandbox
-
-    tracker = SandboxTracker()
-    yield tracker
-    # Guests and routers first (the host's namespace holds their bridge), then the hosts, then the switch.
-    for vm in VmInstance.objects.select_related("host__cluster").filter(host__isnull=False):
-        guests.destroy(guest_spec(vm, vm.host))
-    for vr in VirtualRouter.objects.select_related("host__cluster", "l3_network__l2_network"):
-        router.destroy_router(router_spec(vr))
-    tracker.cleanup()
-    sandbox.destroy_phys()
-
-
-def wait(predicate, timeout=20):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
-    return value
-
-
-def cloud(api, sandboxes):
-    """Steps 2-4, 7-11: zone, sandbox cluster and host, images, offering, FLAT-L2/L3, VR-OFFERING."""
-    zone = body(api.post("/api/v1/zones/", {"name": "ZONE1"}, format="json"), 201)["uuid"]
-    cluster = body(api.post("/api/v1/clusters/", {"name": "CLUSTER1", "zone": zone, "hypervisor_type": "Sandbox"},
-                            format="json"), 201)["uuid"]
-    ip = free_ip()
-    job = body(api.post("/api/v1/hosts/", {"name": "HOST1", "cluster": cluster, "management_ip": ip,
-                                           "password": "s3cret-Pw"}, format="json"), 202)["job"]
-    assert Job.objects.get(pk=job["uuid"]).state == "succeeded", Job.objects.get(pk=job["uuid"]).error
-    from apps.infra.models import Host
-
-    sandboxes.track(Host.objects.select_related("cluster").get().netns)
-    offering = body(api.post("/api/v1/instance-offerings/", {"name": "512M-512HZ", "cpu_num": 1, "cpu_speed": 512,
-                                                            "memory_size": "512M"}, format="json"), 201)["uuid"]
-    image = str(make_image("zs-sample-image", state="Ready").uuid)
-    vr_image = str(make_image("VIRTUAL-ROUTER", system=True, state="Ready").uuid)
-    l2 = body(api.post("/api/v1/l2-networks/", {"name": "FLAT-L2", "zone": zone, "type": "L2NoVlanNetwork",
-                                                "physical_interface": "eth0"}, format="json"), 201)["uuid"]
-    body(api.post(f"/api/v1/l2-networks/{l2}/attach/", {"cluster": cluster}, format="json"), 200)
-    l3 = body(api.post("/api/v1/l3-networks/", {"name": "FLAT-L3", "l2_network": l2, "type": "L3BasicNetwork",
-                                                "dns_domain": DOMAIN}, format="json"), 201)["uuid"]
-    url = f"/api/v1/l3-networks/{l3}"
-    body(api.post(f"{url}/ip-ranges/", {"name": "FLAT-IP-RANGE", "start_ip": "198.51.100.230",
-                                        "end_ip": "198.51.100.240", "netmask": "255.255.255.0",
-                                        "gateway": "198.51.100.1"}, format="json"), 201)
-    body(api.post(f"{url}/dns/", {"dns": "8.8.8.8"}, format="json"), 200)
-    body(api.post(f"{url}/network-services/", {"services": {"VirtualRouter": ["DHCP", "DNS"],
-                                                             "SecurityGroup": ["SecurityGroup"]}}, format="json"), 200)
-    body(api.post("/api/v1/virtual-router-offerings/", {
-        "name": "VR-OFFERING", "zone": zone, "cpu_num": 1, "cpu_speed": 512, "memory_size": "512M",
-        "image": vr_image, "management_l3": l3, "is_default": True}, format="json"), 201)
-    return {"offering": offering, "image": image, "l3": l3}
-
-
-def create_vm(api, setup, name, hostname, **extra):
-    return body(api.post("/api/v1/vms/", {"name": name, "hostname": hostname, "instance_offering": setup["offering"],
-                                          "image": setup["image"], "l3_networks": [setup["l3"]],
-                                          "guest_kind": "Namespace", **extra}, format="json"), 201)
-
-
-def agent_view(host):
-    """The sandbox host's agent made the guests' namespaces inside its own mount namespace: look from there."""
-    from apps.infra import sandbox
-
-    pid = links.read_pid(str(sandbox.machine_dir(host.netns) / "agent.pid"))
-    return ["nsenter", f"--mount=/proc/{pid}/ns/mnt", "--"]
 
 
 def ssh(spec, target, command, via):
