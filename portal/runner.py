@@ -81,6 +81,8 @@ def main():
     subprocess.run([*manage, "ensure_admin"], check=True, env=_env())
     # The periodic security-group reconcile (drift repair) runs from the first start on.
     subprocess.run([*manage, "reconcile_firewalls", "--schedule"], check=True, env=_env())
+    # So does the check of virtual routers (a dead dnsmasq or namespace is rebuilt), quiet unless it repairs.
+    subprocess.run([*manage, "reconcile_routers", "--schedule"], check=True, env=_env())
 
     host = os.environ.get("NIMBO_HOST", "0.0.0.0")
     port = os.environ.get("NIMBO_PORT", "8000")

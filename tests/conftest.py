@@ -33,8 +33,16 @@ def jobs_inline(settings):
 def rq_queue(settings):
     """The real RQ queue on the test Redis, emptied before and after the test."""
     import django_rq
+    from rq.registry import ScheduledJobRegistry
 
     queue = django_rq.get_queue("default")
-    queue.empty()
+
+    def empty():
+        queue.empty()
+        scheduled = ScheduledJobRegistry(queue=queue)
+        for job_id in scheduled.get_job_ids():
+            scheduled.remove(job_id, delete_job=True)
+
+    empty()
     yield queue
-    queue.empty()
+    empty()

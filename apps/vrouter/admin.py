@@ -155,7 +155,8 @@ class EipAdmin(NicActionsMixin, ObjectActionAdmin):
 class VirtualRouterAdmin(admin.ModelAdmin):
     """Virtual routers: booted by the first VM of their L3 and repaired by the reconcile job (read-only here)."""
 
-    list_display = ["name", "l3_network", "state", "host", "address", "namespace", "last_repair", "updated"]
+    list_display = ["name", "l3_network", "state", "host", "address", "namespace", "last_repair", "last_repaired",
+                    "updated"]
     list_filter = ["state"]
     search_fields = ["name", "address", "namespace"]
     list_select_related = ["l3_network", "host"]

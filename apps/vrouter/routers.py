@@ -4,16 +4,20 @@
   first VM) and its dnsmasq holds one entry per NIC on the L3. Called when a NIC comes or goes.
 - `router_spec(router)`: the plain data `workers.host.router.ensure_router` converges to.
 - `reconcile_routers(ctx)`: re-applies every router; what had to be repaired is reported.
+- `reconcile_routers_scheduled()`: the same every RECONCILE_INTERVAL seconds on the RQ scheduler,
+  quietly: no Job per round, a notification only when a router had to be repaired.
 
 A router holds the gateway address when the L3 offers SNAT through VirtualRouter; otherwise (a
 flat network whose gateway is someone else's) it takes its own address from the range.
 """
 
 import ipaddress
+import logging
 import time
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from apps.infra.agent import call_host
 from apps.networks.choices import Provider, ServiceType
@@ -22,6 +26,10 @@ from workers.host import router as host_router
 from .choices import RouterState
 from .compile import compile_dnsmasq
 from .models import VirtualRouter
+
+log = logging.getLogger("nimbo.vrouter")
+RECONCILE_KEY = "nimbo:routers:reconcile-scheduled"
+RECONCILE_INTERVAL = 60  # seconds between two checks of every router
 
 
 def served_by_router(l3):
@@ -89,12 +97,17 @@ def router_spec(vr):
             "host_netns": vr.host.netns or None}
 
 
+def repairs(done):
+    """What `ensure_router` did beyond its routine reload: the parts it had to rebuild."""
+    return [part for part in done or [] if part != "dnsmasq reloaded"]
+
+
 def apply(vr):
     """Converge the router on its host; the repairs made."""
     done = call_host(vr.host, "router.ensure_router", router_spec(vr), timeout=60)
     fields = {"state": RouterState.RUNNING}
-    if done and set(done) - {"dnsmasq reloaded"}:
-        fields["last_repair"] = ", ".join(done)[:255]
+    if repairs(done):
+        fields.update(last_repair=", ".join(done)[:255], last_repaired=timezone.now())
     VirtualRouter.objects.filter(pk=vr.pk).update(**fields)
     return done
 
@@ -125,6 +138,8 @@ def ensure_router_for(l3, host, ctx=None):
         booting = vr is None
         if booting:
             vr = _boot_record(l3, host)
+            if not settings.NIMBO_JOBS_INLINE:
+                schedule_reconcile()
         step = f"Boot the virtual router of {l3.name} on {vr.host.name}" if booting else \
             f"Update the virtual router of {l3.name}"
         if ctx is not None:
@@ -148,12 +163,15 @@ def remove_router(vr):
         release_ip(used)
 
 
+def _placed_routers():
+    return list(VirtualRouter.objects.select_related("host__cluster", "l3_network__l2_network")
+                .filter(host__isnull=False))
+
+
 def reconcile_routers(ctx):
     """Job: re-apply every router; {router name: repairs} for those that had drifted."""
     drift = {}
-    routers = list(VirtualRouter.objects.select_related("host__cluster", "l3_network__l2_network")
-                   .filter(host__isnull=False))
-    for vr in routers:
+    for vr in _placed_routers():
         with ctx.step(f"Check router {vr.name} on {vr.host.name}"):
             with _lock(vr.l3_network):
                 done = apply(vr)
@@ -161,3 +179,47 @@ def reconcile_routers(ctx):
             drift[vr.name] = done
     ctx.set_result(drift=drift)
     return {"drift": drift}
+
+
+def check_routers():
+    """Re-apply every router, each on its own (an unreachable host does not stop the others); the repairs
+    {router name: parts rebuilt}, each also recorded on its router and announced on every open page."""
+    from apps.core.exceptions import NimboError
+    from apps.core.notify import notify
+
+    repaired = {}
+    for vr in _placed_routers():
+        try:
+            with _lock(vr.l3_network):
+                done = repairs(apply(vr))
+        except NimboError as exc:
+            log.warning("router %s on %s: %s", vr.name, vr.host.name, exc)
+            continue
+        if done:
+            repaired[vr.name] = done
+            log.info("router %s on %s repaired: %s", vr.name, vr.host.name, ", ".join(done))
+            notify({"type": "router", "router": str(vr.pk), "name": vr.name,
+                    "message": f"Virtual router {vr.name} on {vr.host.name} repaired: {', '.join(done)}"})
+    return repaired
+
+
+def schedule_reconcile(delay=RECONCILE_INTERVAL):
+    """Make sure one check of every router is scheduled (each round schedules the next)."""
+    import datetime
+
+    import django_rq
+
+    if django_rq.get_connection("default").set(RECONCILE_KEY, "1", nx=True, ex=delay + 30):
+        django_rq.get_queue("default").enqueue_in(datetime.timedelta(seconds=delay),
+                                                  "apps.vrouter.routers.reconcile_routers_scheduled")
+
+
+def reconcile_routers_scheduled():
+    """The periodic entry point (RQ scheduler): check every router, then schedule the next round."""
+    import django_rq
+
+    try:
+        return check_routers()
+    finally:
+        django_rq.get_connection("default").delete(RECONCILE_KEY)
+        schedule_reconcile()

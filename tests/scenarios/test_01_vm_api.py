@@ -8,6 +8,8 @@ through the router's dnsmasq and logs in to it over SSH. Destroying them leaves 
 
 import os
 import signal
+import subprocess
+from contextlib import contextmanager
 
 import pytest
 
@@ -15,13 +17,43 @@ from apps.compute.guest_specs import guest_key_path, guest_spec
 from apps.compute.models import VmInstance
 from apps.core.models import Job
 from apps.vrouter.models import VirtualRouter
-from apps.vrouter.routers import router_spec
+from apps.vrouter.routers import reconcile_routers_scheduled, router_spec
 from tests.support.api import body
 from tests.support.sandbox import needs_root
 from tests.support.scenario01 import DOMAIN, agent_view, cloud, create_vm, wait
 from workers.host import guests, links, router
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.root, pytest.mark.slow, needs_root]
+
+
+@contextmanager
+def capture_events():
+    """The events every open page received while the block ran (a listener in the "events" group)."""
+    import asyncio
+
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from apps.core.notify import EVENTS_GROUP
+
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(EVENTS_GROUP, channel)
+    received = []
+
+    async def drain():
+        while True:
+            try:
+                message = await asyncio.wait_for(layer.receive(channel), timeout=1)
+            except asyncio.TimeoutError:
+                return
+            received.append(message["event"])
+
+    try:
+        yield received
+    finally:
+        async_to_sync(drain)()
+        async_to_sync(layer.group_discard)(EVENTS_GROUP, channel)
 
 
 def ssh(spec, target, command, via):
@@ -72,6 +104,26 @@ def test_scenario_01_namespace_guests(api, jobs_inline, sandboxes):
     assert body(api.get(f"/api/v1/virtual-routers/{vr.pk}/"), 200)["last_repair"] == "dnsmasq"
     guests.renew(inner)
     assert wait(lambda: any(lease["ip"] == "198.51.100.230" for lease in router.leases(spec)))
+
+    # Its namespace deleted by hand: the periodic check (no Job, no toast unless it repairs) rebuilds it.
+    subprocess.run([*via, "ip", "netns", "delete", vr.namespace], check=True)
+    assert not router.router_status(spec)["parts"]["namespace"]
+    jobs_before = Job.objects.count()
+    with capture_events() as events:
+        repaired = reconcile_routers_scheduled()
+    assert repaired == {vr.name: ["namespace", "leg", "dnsmasq restarted"]}, repaired
+    assert Job.objects.count() == jobs_before
+    assert [e["message"] for e in events] == [
+        f"Virtual router {vr.name} on HOST1 repaired: namespace, leg, dnsmasq restarted"]
+    shown = body(api.get(f"/api/v1/virtual-routers/{vr.pk}/"), 200)
+    assert shown["last_repair"] == "namespace, leg, dnsmasq restarted" and shown["last_repaired"]
+    guests.renew(outer)
+    assert wait(lambda: any(lease["ip"] == "198.51.100.232" for lease in router.leases(spec)))
+    found = guests.run_in(outer, "getent", "hosts", f"inner.{DOMAIN}", via=via)
+    assert found.stdout.split()[:1] == ["198.51.100.230"], found
+    with capture_events() as events:
+        assert reconcile_routers_scheduled() == {}  # nothing to repair: nothing said
+    assert events == []
 
     # Stop and start: the guest goes away entirely and comes back with the same address.
     body(api.post(f"/api/v1/vms/{vms['INNER-VM'].pk}/stop/", {"timeout": 1}, format="json"), 202)

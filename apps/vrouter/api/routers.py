@@ -18,7 +18,7 @@ class VirtualRouterSerializer(serializers.ModelSerializer):
     class Meta:
         model = VirtualRouter
         fields = ["uuid", "name", "l3_network", "l3_network_name", "host", "host_name", "state", "address",
-                  "netmask", "namespace", "leg", "last_repair", "created", "updated"]
+                  "netmask", "namespace", "leg", "last_repair", "last_repaired", "created", "updated"]
         read_only_fields = fields
 
 

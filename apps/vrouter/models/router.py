@@ -29,6 +29,7 @@ class VirtualRouter(BaseModel):
     used_ip = models.OneToOneField("networks.UsedIp", null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="virtual_router", verbose_name="used IP")
     last_repair = models.CharField(max_length=255, blank=True, default="", verbose_name="last repair")
+    last_repaired = models.DateTimeField(null=True, blank=True, verbose_name="last repaired at")
 
     class Meta:
         ordering = ["name"]
