@@ -76,7 +76,7 @@ def test_scenario_01_network(api, setup):
                                   format="json"), 201)
         nic = vm["nics"][0]
         assert vm == {"uuid": vm["uuid"], "name": name, "description": "", "hostname": hostname, "type": "UserVm",
-                      "state": "Created", "instance_offering": setup["offering"], "image": setup["image"],
+                      "guest_kind": "Libvirt", "state": "Created", "instance_offering": setup["offering"], "image": setup["image"],
                       "zone": zone, "cluster": None, "host": None, "nics": [{
                           "uuid": nic["uuid"], "vm_instance": vm["uuid"], "l3_network": l3["uuid"],
                           "l3_network_name": "FLAT-L3", "ip": nic["ip"], "netmask": "255.255.255.0",
