@@ -67,20 +67,18 @@ class VmInstanceAdmin(ServiceAdmin):
 
     @admin.display(description="serial console (last lines)")
     def console(self, obj):
-        """The serial console a libvirt guest writes to a file on its host (here: this machine)."""
-        from pathlib import Path
-
-        from django.conf import settings
+        """The serial console a libvirt guest writes to a file on its host, read there by the host's agent."""
         from django.utils.html import format_html
 
-        path = Path(settings.VAR_DIR) / "console" / f"{obj.pk}.log"
-        if obj.guest_kind == "Namespace":
-            return "A namespace guest has no console: log in over SSH."
+        from apps.compute.console import console_tail
+        from apps.core.exceptions import NimboError
+
         try:
-            text = path.read_bytes()[-4000:].decode(errors="replace")
-        except OSError:
-            return "No console output yet."
-        return format_html("<pre style='max-height:30em;overflow:auto'>{}</pre>", text)
+            text = console_tail(obj, size=4000)
+        except NimboError as exc:
+            return str(exc)
+        return format_html("<pre style='max-height:30em;overflow:auto'>{}</pre>", text) if text else \
+            "No console output yet."
 
     @admin.action(description="Start the selected VMs")
     def start(self, request, queryset):

@@ -42,6 +42,11 @@ def _nics(vm):
     return list(vm.nics.select_related("l3_network__l2_network").order_by("device_index"))
 
 
+def console_path(vm):
+    """Where a libvirt guest's serial console is written on its host."""
+    return str(Path(settings.VAR_DIR) / "console" / f"{vm.pk}.log")
+
+
 def guest_spec(vm, host):
     host_netns = host.netns or None
     if vm.guest_kind == GuestKind.NAMESPACE:
@@ -52,7 +57,7 @@ def guest_spec(vm, host):
                       "inner": f"eth{n.device_index}"} for n in _nics(vm)],
         }
     volume = vm.volumes.filter(type="Root").first()
-    console = str(Path(settings.VAR_DIR) / "console" / f"{vm.pk}.log")
+    console = console_path(vm)
     nics = _nics(vm)
     plan = {
         "name": f"nimbo-{vm.pk}", "uuid": str(vm.pk),

@@ -148,6 +148,8 @@ def test_scenario_01_with_libvirt_guests_from_the_built_image(api, jobs_inline, 
     assert wait(lambda: f"outer up on eth0 {OUTER}/24" in domains_console(vms["OUTER-VM"]), timeout=20)
     page = api.get(reverse("admin:compute_vminstance_change", args=[vms["OUTER-VM"].pk]))
     assert f"outer up on eth0 {OUTER}/24" in page.content.decode()
+    console = body(api.get(f"/api/v1/vms/{vms['OUTER-VM'].pk}/console/?size=2000"), 200)["console"]
+    assert f"outer up on eth0 {OUTER}/24" in console and len(console) <= 2000
 
     # 16. From OUTER-VM: inner's name resolves; ping fails (no ICMP rule); SSH lands on INNER-VM.
     found = outer.run(f"nslookup inner.{DOMAIN}")

@@ -254,3 +254,14 @@ def reboot_guest(spec):
 
 def destroy_guest(spec):
     undefine(spec["name"])
+
+
+def console_tail(spec):
+    """{path, size}: the last `size` bytes of a guest's serial console file, as text ("" before any output)."""
+    try:
+        with open(spec["path"], "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - int(spec.get("size", 16000))))
+            return f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
