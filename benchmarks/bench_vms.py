@@ -86,7 +86,8 @@ def run():
 
         import django_rq
 
-        _wait(lambda: len(Worker.all(connection=django_rq.get_connection("default"))) >= WORKERS, timeout=60)
+        # Only the workers of the default queue: the host agent's own workers serve the host's queue.
+        _wait(lambda: len(Worker.all(queue=django_rq.get_queue("default"))) >= WORKERS, timeout=60)
         print(f"   {'VMs':>5} {'Nimbo':>9} {'ZStack':>9}")
         for n in (1, 10, 100):
             started = time.perf_counter()

@@ -12,6 +12,7 @@ This package never imports Django.
 """
 
 import os
+import time
 
 from .errors import HostError
 
@@ -39,3 +40,12 @@ def host_uuid():
 def sandbox_phys():
     """The sandbox physical-network namespace this host is plugged into ("" on a real host)."""
     return os.environ.get("NIMBO_SANDBOX_PHYS", "")
+
+
+@operation("agent.ping")
+def ping(hold=0.0):
+    """The agent answers: {"pid": the agent process that ran the call}. `hold` keeps the call busy that
+    many seconds (at most 600): a way to see that calls run side by side and that timeouts end them."""
+    if hold:
+        time.sleep(min(float(hold), 600.0))
+    return {"pid": os.getpid()}
