@@ -47,18 +47,29 @@ def console_path(vm):
     return str(Path(settings.VAR_DIR) / "console" / f"{vm.pk}.log")
 
 
+def l2_specs(nics):
+    """The distinct L2 networks of these NICs, as specs: the host agent makes sure of their bridges
+    in the same call that plugs the guest in (no call of its own per VM)."""
+    specs = []
+    for nic in nics:
+        spec = l2_spec(nic.l3_network.l2_network)
+        if spec not in specs:
+            specs.append(spec)
+    return specs
+
+
 def guest_spec(vm, host):
     host_netns = host.netns or None
+    nics = _nics(vm)
     if vm.guest_kind == GuestKind.NAMESPACE:
         return {
             "name": namespace_name(vm), "hostname": vm.hostname or namespace_name(vm), "host_netns": host_netns,
-            "authorized_keys": guest_public_key(),
+            "authorized_keys": guest_public_key(), "l2_networks": l2_specs(nics),
             "nics": [{"dev": n.internal_name, "bridge": n.l3_network.l2_network.bridge_name, "mac": n.mac,
-                      "inner": f"eth{n.device_index}"} for n in _nics(vm)],
+                      "inner": f"eth{n.device_index}"} for n in nics],
         }
     volume = vm.volumes.filter(type="Root").first()
     console = console_path(vm)
-    nics = _nics(vm)
     plan = {
         "name": f"nimbo-{vm.pk}", "uuid": str(vm.pk),
         "memory": vm.instance_offering.memory_size if vm.instance_offering else 256 * 1024**2,
@@ -68,6 +79,6 @@ def guest_spec(vm, host):
         "nics": [{"mac": n.mac, "dev": n.internal_name,
                   "bridge": None if host_netns else n.l3_network.l2_network.bridge_name} for n in nics],
     }
-    return {"name": plan["name"], "xml": compile_domain(plan), "console_log": console,
+    return {"name": plan["name"], "xml": compile_domain(plan), "console_log": console, "l2_networks": l2_specs(nics),
             "taps": [{"dev": n.internal_name, "bridge": n.l3_network.l2_network.bridge_name, "host_netns": host_netns}
                      for n in nics] if host_netns else []}

@@ -22,7 +22,7 @@ from apps.secgroups.sync import sync_for_vm
 
 from .allocator import choose_host
 from .choices import GuestKind, VmState
-from .guest_specs import guest_spec, l2_spec
+from .guest_specs import guest_spec
 from .models import VmInstance
 
 log = logging.getLogger("nimbo.compute.jobs")
@@ -101,13 +101,14 @@ def _prepare_root_volume(ctx, vm, host):
 
 
 def _networks(ctx, vm, host):
+    """The virtual routers of the VM's L3 networks know its NICs (the first VM boots the router).
+
+    The bridges are made sure of by the guest's start itself (the spec lists its L2 networks): one
+    host call per VM fewer, the bridge being there already nearly always (built at attach)."""
     from apps.vrouter.routers import ensure_router_for, served_by_router
 
     nics = list(vm.nics.select_related("l3_network__l2_network").prefetch_related(
         "l3_network__network_services", "l3_network__dns_servers", "l3_network__ip_ranges"))
-    for l2 in {n.l3_network.l2_network for n in nics}:
-        with ctx.step(f"Build bridge {l2.bridge_name} on {host.name}", progress=40):
-            call_host(host, "network.ensure_l2", l2_spec(l2), timeout=60)
     for nic in nics:
         if served_by_router(nic.l3_network):
             ensure_router_for(nic.l3_network, host, ctx)

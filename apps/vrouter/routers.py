@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.infra.agent import call_host
+from apps.infra.realise import l2_spec
 from apps.networks.choices import Provider, ServiceType
 from workers.host import router as host_router
 
@@ -94,7 +95,7 @@ def router_spec(vr):
     }
     return {"name": vr.namespace, "bridge": l3.l2_network.bridge_name, "leg": vr.leg,
             "address": f"{vr.address}/{prefix}", "files": compile_dnsmasq(plan),
-            "host_netns": vr.host.netns or None}
+            "host_netns": vr.host.netns or None, "l2_networks": [l2_spec(l3.l2_network)]}
 
 
 def repairs(done):

@@ -229,7 +229,12 @@ def state(name):
 # --- Operations of the host agent (one plain-data payload each; see apps/compute/guest_specs.py) ---
 
 def start_guest(spec):
-    """{name, xml, taps, console_log}: define the domain and start it; its state."""
+    """{name, xml, taps, console_log, l2_networks}: the NICs' bridges, then define the domain and start
+    it; its state."""
+    if spec.get("l2_networks"):
+        from .network import ensure_bridges  # pyroute2: a heavy import the management side never needs
+
+        ensure_bridges(spec["l2_networks"])
     if spec.get("console_log"):
         os.makedirs(os.path.dirname(spec["console_log"]), exist_ok=True)
     define(spec["xml"])

@@ -18,6 +18,7 @@ Libvirt guests live in `workers/host/domains.py`. No Django import here.
 """
 
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -77,6 +78,7 @@ class NamespaceGuest:
     authorized_keys: str = ""
     root_password: str | None = None
     state_root: str = STATE_ROOT
+    l2_networks: list = field(default_factory=list)  # [{"interface", "vlan"}]: its NICs' bridges, made sure of
 
     @classmethod
     def from_dict(cls, data):
@@ -159,13 +161,29 @@ def _prepare_files(spec):
     shadow = os.path.join(spec.etc_dir, "shadow")
     if links.write_file(spec.path("password"), spec.root_password or "", mode=0o600) or not os.path.exists(shadow):
         links.write_file(shadow, f"root:{_password_hash(spec.root_password)}:19000:0:99999:7:::\n", mode=0o640)
-    key = spec.path("ssh_host_ed25519_key")
-    if not os.path.exists(key):
-        links.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", spec.hostname, "-f", key])
+    _ensure_host_key(spec)
     links.write_file(spec.path("authorized_keys"), spec.authorized_keys.strip() + "\n", mode=0o600)
     links.write_file(spec.path("sshd_config"), _sshd_config(spec), mode=0o600)
     primary = spec.nics[0].inner if spec.nics else "eth0"
     links.write_file(spec.path("udhcpc.sh"), UDHCPC_SCRIPT.format(state=spec.state_dir, primary=primary), mode=0o700)
+
+
+def _ensure_host_key(spec):
+    """The guest's own SSH host key, made once (kept across stops)."""
+    key = spec.path("ssh_host_ed25519_key")
+    if os.path.exists(key):
+        return
+    try:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    except ImportError:  # a host without the library: the same key from ssh-keygen (5 ms more)
+        links.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", spec.hostname, "-f", key])
+        return
+    private = Ed25519PrivateKey.generate()
+    public = private.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    links.write_file(f"{key}.pub", f"{public.decode()} {spec.hostname}\n")
+    links.write_file(key, private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                                                serialization.NoEncryption()).decode(), mode=0o600)
 
 
 def _sshd_pid(spec):
@@ -183,44 +201,71 @@ def _udhcpc_pid(spec, nic):
 
 
 def start(spec):
-    """Bring the guest to running; repairs whatever part is missing. Returns what it did."""
+    """Bring the guest to running; repairs whatever part is missing. Returns what it did.
+
+    Few processes on the way (each `ip` or helper costs 1.5-2 ms, and many guests start at once):
+    the namespace, one `ip` batch on each side of the NICs, then one shell in the guest that starts
+    sshd and every DHCP client.
+    """
     spec = spec if isinstance(spec, NamespaceGuest) else NamespaceGuest.from_dict(spec)
     done = []
     os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation directory
     _prepare_files(spec)
-    if not links.netns_exists(spec.name):
-        links.ensure_netns(spec.name)
+    if spec.l2_networks:
+        from .network import ensure_bridges  # pyroute2: a heavy import the management side never needs
+
+        ensure_bridges(spec.l2_networks)
+    fresh = not links.netns_exists(spec.name)
+    if fresh:
+        links.run(["ip", "netns", "add", spec.name])
         done.append("namespace")
+    loopback = ["link set lo up"] if fresh else []
     for nic in spec.nics:
-        if not links.link_exists(nic.inner, netns=spec.name) or not links.link_exists(nic.dev, netns=spec.host_netns):
-            links.delete_link(nic.inner, netns=spec.name)
+        if fresh or not links.link_exists(nic.inner, netns=spec.name) or \
+                not links.link_exists(nic.dev, netns=spec.host_netns):
+            if not fresh:
+                links.delete_link(nic.inner, netns=spec.name)
             links.veth_into(nic.dev, host_netns=spec.host_netns, bridge=nic.bridge, inner_netns=spec.name,
-                            inner_dev=nic.inner, mac=nic.mac)
+                            inner_dev=nic.inner, mac=nic.mac, inner_commands=loopback)
+            loopback = []
             done.append(f"nic {nic.dev}")
-    if not _sshd_pid(spec):
-        sshd = [SSHD, "-f", spec.path("sshd_config"), "-E", spec.path("sshd.log")]
-        if _uts_holder(spec):
-            links.run(exec_prefix(spec) + sshd)
-        else:  # the guest's first process: a new UTS namespace with the guest's host name
-            links.run(["ip", "netns", "exec", spec.name, "unshare", "--uts", "--", "/bin/sh", "-c",
-                       'busybox hostname "$0" && exec "$@"', spec.hostname, *sshd])
-        _wait_for(lambda: _sshd_pid(spec), 5)
-        done.append("sshd")
-    for nic in spec.nics:
-        if not _udhcpc_pid(spec, nic):
-            pidfile = _udhcpc_pidfile(spec, nic)
-            with open(spec.path(f"udhcpc.{nic.inner}.log"), "ab") as log:
-                # setsid -f: the client outlives this call without becoming our child (no zombie to reap).
-                subprocess.run(
-                    ["setsid", "-f"] + exec_prefix(spec) + [
-                        "busybox", "udhcpc", "-f", "-R", "-i", nic.inner, "-s", spec.path("udhcpc.sh"),
-                        "-p", pidfile, "-x", f"hostname:{spec.hostname}", "-t", "3", "-T", "1", "-A", "1",
-                    ],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, check=True,
-                )
-            _wait_for(lambda: links.read_pid(pidfile), 5)
-            done.append(f"dhcp {nic.inner}")
+    if loopback:
+        links.ip("link", "set", "lo", "up", netns=spec.name)
+    sshd = not _sshd_pid(spec)
+    clients = [nic for nic in spec.nics if not _udhcpc_pid(spec, nic)]
+    if sshd or clients:
+        _start_daemons(spec, sshd, clients)
+        ready = _wait_for(lambda: (not sshd or _sshd_pid(spec)) and all(_udhcpc_pid(spec, n) for n in clients), 5,
+                          interval=0.005)
+        if not ready:
+            raise links.HostCommandError(f"Guest {spec.name}: sshd or its DHCP client did not start (see "
+                                         f"{spec.state_dir}/*.log).")
+        done += (["sshd"] if sshd else []) + [f"dhcp {nic.inner}" for nic in clients]
     return done
+
+
+def _start_daemons(spec, sshd, clients):
+    """Start sshd and/or the DHCP clients of `clients` from one shell inside the guest.
+
+    Its first process gets a new UTS namespace holding the guest's host name; later ones join the
+    one of a live guest process. The DHCP clients leave the shell with `setsid -f`: they outlive
+    this call without becoming anyone's child to reap; sshd daemonizes by itself.
+    """
+    lines = []
+    if sshd:
+        lines.append(shlex.join([SSHD, "-f", spec.path("sshd_config"), "-E", spec.path("sshd.log")]))
+    for nic in clients:
+        client = ["setsid", "-f", "busybox", "udhcpc", "-f", "-R", "-i", nic.inner, "-s", spec.path("udhcpc.sh"),
+                  "-p", _udhcpc_pidfile(spec, nic), "-x", f"hostname:{spec.hostname}", "-t", "3", "-T", "1",
+                  "-A", "1"]
+        log = shlex.quote(spec.path(f"udhcpc.{nic.inner}.log"))
+        lines.append(f"{shlex.join(client)} </dev/null >>{log} 2>&1")
+    script = "\n".join(lines)
+    if _uts_holder(spec):
+        links.run(exec_prefix(spec) + ["/bin/sh", "-ec", script])
+    else:
+        links.run(["ip", "netns", "exec", spec.name, "unshare", "--uts", "--", "/bin/sh", "-ec",
+                   'busybox hostname "$1"\n' + script, "sh", spec.hostname])
 
 
 def _wait_for(predicate, timeout, interval=0.02):

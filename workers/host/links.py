@@ -68,17 +68,24 @@ def delete_link(dev, *, netns=None):
         ip("link", "delete", "dev", dev, netns=netns, check=False)
 
 
-def veth_into(outer_dev, *, host_netns, bridge, inner_netns, inner_dev, mac=None):
-    """A veth with `outer_dev` on `bridge` in `host_netns` and `inner_dev` (up) in `inner_netns`."""
-    delete_link(outer_dev, netns=host_netns)
-    ip_batch([
-        f"link add {outer_dev} type veth peer name {inner_dev} netns {inner_netns}",
-        f"link set {outer_dev} master {bridge}",
-        f"link set {outer_dev} up",
-    ], netns=host_netns)
-    commands = [f"link set {inner_dev} address {mac}"] if mac else []
-    commands.append(f"link set {inner_dev} up")
-    ip_batch(commands, netns=inner_netns)
+def veth_into(outer_dev, *, host_netns, bridge, inner_netns, inner_dev, mac=None, inner_commands=()):
+    """A veth with `outer_dev` on `bridge` in `host_netns` and `inner_dev` (up) in `inner_netns`.
+
+    Two `ip` processes in all (each costs 1.5-2 ms): one batch on each side, the MAC given as the
+    peer is made. A stale `outer_dev` (a guest that was not stopped cleanly) is replaced.
+    `inner_commands`: more `ip` commands for the inner namespace's batch (e.g. "link set lo up").
+    """
+    peer = f"peer name {inner_dev}" + (f" address {mac}" if mac else "") + f" netns {inner_netns}"
+    outer = [f"link add {outer_dev} type veth {peer}", f"link set {outer_dev} master {bridge}",
+             f"link set {outer_dev} up"]
+    try:
+        ip_batch(outer, netns=host_netns)
+    except HostCommandError:
+        if not link_exists(outer_dev, netns=host_netns):
+            raise
+        ip("link", "delete", "dev", outer_dev, netns=host_netns)
+        ip_batch(outer, netns=host_netns)
+    ip_batch([*inner_commands, f"link set {inner_dev} up"], netns=inner_netns)
 
 
 def pid_alive(pid, *, marker=None):

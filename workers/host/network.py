@@ -106,6 +106,13 @@ def ensure_l2(interface, vlan=None):
     return {"bridge": bridge, "uplink": uplink_name(interface, vlan), "created": created}
 
 
+def ensure_bridges(networks):
+    """`ensure_l2` for each {"interface", "vlan"} of `networks`: the bridges a guest or a router plugs
+    into. In process, about a millisecond each when all is in place."""
+    for l2 in networks or ():
+        ensure_l2(l2["interface"], l2.get("vlan"))
+
+
 @operation("network.remove_l2")
 def remove_l2(interface, vlan=None, force=False):
     """Remove the bridge (and the VLAN uplink) if nothing but its uplink is plugged in.

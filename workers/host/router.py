@@ -36,6 +36,7 @@ class RouterSpec:
     inner: str = "eth0"
     mac: str | None = None
     state_root: str = STATE_ROOT
+    l2_networks: list = field(default_factory=list)  # [{"interface", "vlan"}]: the leg's bridge, made sure of
 
     @classmethod
     def from_dict(cls, data):
@@ -80,6 +81,10 @@ def ensure_router(spec):
     spec = RouterSpec.from_dict(spec)
     done = []
     os.makedirs(spec.state_dir, mode=0o700, exist_ok=True)
+    if spec.l2_networks:
+        from .network import ensure_bridges  # pyroute2: a heavy import the management side never needs
+
+        ensure_bridges(spec.l2_networks)
     if not links.netns_exists(spec.name):
         links.ensure_netns(spec.name)
         done.append("namespace")
