@@ -8,12 +8,14 @@ on that namespace. With NIMBO_HOST_CALLS_INLINE the operation runs in this proce
 (tests of code that does not need a host's namespace).
 """
 
+import contextlib
 import logging
 import time
 
 import django_rq
 from django.conf import settings
 from rq import Queue
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.results import Result
 
 from apps.core.exceptions import NimboError
@@ -46,8 +48,12 @@ def call_queue(queue_name, operation, payload=None, *, timeout=60, target="the h
         )
         result = _wait_for_result(job, timeout)
         if result is None:
-            job.cancel()
-            job.delete()
+            # The agent may be ending this very job now (its own timeout fires about as ours does):
+            # RQ then finds its records half gone. Removing it is best effort; the answer is the same.
+            with contextlib.suppress(InvalidJobOperation, NoSuchJobError, ValueError):
+                job.cancel()
+            with contextlib.suppress(InvalidJobOperation, NoSuchJobError, ValueError):
+                job.delete()
             raise HostUnreachable(f"{target} did not answer {operation} within {timeout} s: is its agent running?")
         if result.type != Result.Type.SUCCESSFUL:
             log.error("%s on %s crashed: %s", operation, queue_name, result.exc_string)
