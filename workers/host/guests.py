@@ -30,6 +30,7 @@ from . import links
 STATE_ROOT = "/run/nimbo/guests"
 ETC_NETNS = "/etc/netns"
 SSHD = "/usr/sbin/sshd"
+DAEMON_START_TIMEOUT = 10  # seconds for sshd and the DHCP clients to write their pid files
 
 UDHCPC_SCRIPT = """#!/bin/sh
 # Called by udhcpc with deconfig|bound|renew|leasefail|nak; variables come from the lease.
@@ -235,11 +236,11 @@ def start(spec):
     clients = [nic for nic in spec.nics if not _udhcpc_pid(spec, nic)]
     if sshd or clients:
         _start_daemons(spec, sshd, clients)
-        ready = _wait_for(lambda: (not sshd or _sshd_pid(spec)) and all(_udhcpc_pid(spec, n) for n in clients), 5,
-                          interval=0.005)
+        ready = _wait_for(lambda: (not sshd or _sshd_pid(spec)) and all(_udhcpc_pid(spec, n) for n in clients),
+                          DAEMON_START_TIMEOUT, interval=0.005)
         if not ready:
-            raise links.HostCommandError(f"Guest {spec.name}: sshd or its DHCP client did not start (see "
-                                         f"{spec.state_dir}/*.log).")
+            raise links.HostCommandError(f"Guest {spec.name}: sshd or its DHCP client did not start within "
+                                         f"{DAEMON_START_TIMEOUT} s (see {spec.state_dir}/*.log).")
         done += (["sshd"] if sshd else []) + [f"dhcp {nic.inner}" for nic in clients]
     return done
 
