@@ -110,7 +110,7 @@ class SecurityGroupMemberAdmin(admin.ModelAdmin):
             return f"Read-back failed: {data['read_back_error']}"
         if not data["realised"]:
             return "Not placed on a host."
-        lines = [*data["realised"]["v4"], *data["realised"]["v6"]]
+        lines = [*data["realised"]["v4"], *data["realised"]["v6"], *data["realised"].get("eb", [])]
         drift = format_html("<p>Drift: {}</p>", data["drift"]) if data["drift"] else ""
         return format_html("{}<pre>{}</pre>", drift, format_html_join("\n", "{}", ((line,) for line in lines)))
 

@@ -2,12 +2,13 @@
 
 The plan is what `workers.host.firewall.apply_plan` converges a host to. It is JSON-friendly:
 
-    {"v4": {"chains": {name: [rule, ...]}}, "v6": {...},
+    {"v4": {"chains": {name: [rule, ...]}}, "v6": {...}, "eb": {...},
      "ipsets": {name: {"family": "inet" | "inet6", "members": [...]}},
      "groups": {group_id: {"chains": [ingress, egress], "rules": [rule as plain data, ...]}},
-     "nics": {nic_id: {"device", "ips", "mac", "chains", "groups", "egress_default"}}}
+     "nics": {nic_id: {"device", "ips", "mac", "chains", "l2_chain", "groups", "egress_default"}}}
 
-Rules are written exactly as `iptables-save` prints them, so a read-back compares line by line.
+Rules are written exactly as `iptables-save` (`ebtables-save` for "eb") prints them, so a read-back
+compares line by line.
 
 Layout (filter table, IPv4 and IPv6 alike). Group rules live once per host in the group's own
 chains, so a rule change rewrites one chain whatever the number of NICs; adding a NIC writes its
@@ -26,6 +27,17 @@ three small chains and one dispatch line in each of the shared chains.
     Egress is checked before ingress, and an allowed egress jumps straight to the ingress checks of the
     destination, so two filtered NICs on one host both have their say and every verdict is final.
 
+Link layer (ebtables, the bridge's nat table, "eb" in the plan): a guest must not teach its
+neighbours or the bridge a false address. Its frames are checked as they enter the bridge
+(PREROUTING), before the bridge learns their source MAC (a frame dropped in FORWARD would already
+have moved another guest's MAC onto the sender's port) and whether they are forwarded or meant
+for the host itself:
+
+    PREROUTING --(one jump)--> nimbo-PREROUTING --(-i <nic device>)--> nimbo-l-<nic>
+    nimbo-l-<nic>  Ethernet source not the NIC's MAC: DROP; ARP whose sender MAC is not the NIC's
+                   MAC: DROP; ARP whose sender IP is one of the NIC's IPv4 addresses or 0.0.0.0
+                   (address probes while DHCP runs): RETURN; any other ARP: DROP
+
 Remote-group rules match one ipset per group and family (`nimbo-g<group>-4`/`-6`), so a
 membership change rewrites the set only. A NIC in no group gets no chain at all.
 """
@@ -36,6 +48,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 TOP_CHAIN = "nimbo-FORWARD"
+L2_TOP_CHAIN = "nimbo-PREROUTING"
 SG_CHAIN = "nimbo-sg"
 IN_CHAIN = "nimbo-in"
 CHAIN_PREFIX = "nimbo-"
@@ -107,6 +120,11 @@ def nic_chains(nic_id):
     """(ingress, defaults, egress) chain names: at most 20 characters (iptables allows 28)."""
     key = short_id(nic_id)
     return f"nimbo-i-{key}", f"nimbo-s-{key}", f"nimbo-o-{key}"
+
+
+def l2_chain(nic_id):
+    """The NIC's ebtables chain (MAC and ARP anti-spoofing): 20 characters (ebtables allows 31)."""
+    return f"nimbo-l-{short_id(nic_id)}"
 
 
 def group_chains(group_id):
@@ -208,6 +226,16 @@ def _spoof_chain(chain, nic, family):
     return lines
 
 
+def _l2_chain(chain, nic):
+    """Frames from the NIC: its own MAC only; ARP only about its own addresses (as ebtables-save prints it)."""
+    mac = nic.mac.lower()
+    lines = [f"-A {chain} -s ! {mac} -j DROP", f"-A {chain} -p ARP --arp-mac-src ! {mac} -j DROP"]
+    senders = dict.fromkeys(ip.split("/")[0] for ip in nic.ips if not is_v6(ip))
+    lines += [f"-A {chain} -p ARP --arp-ip-src {ip} -j RETURN" for ip in (*senders, "0.0.0.0")]
+    lines.append(f"-A {chain} -p ARP -j DROP")
+    return lines
+
+
 def _egress_chain(chain, nic, group_ids, family, default_allow):
     """Allowed traffic goes on to the destination's ingress checks (nimbo-in), which end it."""
     lines = []
@@ -246,7 +274,7 @@ def _group_lines(chain, rules, sets, verdict):
 
 def compile_host(state):
     """The whole firewall plan of one host from its NICs, their groups' rules and the members."""
-    plan = {"v4": {"chains": {}}, "v6": {"chains": {}}, "ipsets": {}, "nics": {}, "groups": {}}
+    plan = {"v4": {"chains": {}}, "v6": {"chains": {}}, "eb": {"chains": {}}, "ipsets": {}, "nics": {}, "groups": {}}
     filtered = sorted((n for n in state.nics if n.group_ids), key=lambda n: n.id)
     used_groups = sorted({gid for nic in filtered for gid in nic.group_ids})
     needed_sets = {}
@@ -288,6 +316,7 @@ def compile_host(state):
                     "mac": nic.mac.lower(),
                     "ips": list(nic.ips),
                     "chains": [ingress, spoof, egress],
+                    "l2_chain": l2_chain(nic.id),
                     "groups": list(nic.group_ids),
                     "egress_default": default_allow,
                 }
@@ -297,6 +326,11 @@ def compile_host(state):
             chains[TOP_CHAIN] = top
             chains[SG_CHAIN] = sg
             chains[IN_CHAIN] = into
+    if filtered:
+        l2 = plan["eb"]["chains"]
+        l2[L2_TOP_CHAIN] = [f"-A {L2_TOP_CHAIN} -i {nic.device} -j {l2_chain(nic.id)}" for nic in filtered]
+        for nic in filtered:
+            l2[l2_chain(nic.id)] = _l2_chain(l2_chain(nic.id), nic)
     return plan
 
 

@@ -48,7 +48,8 @@ def _apply(host, op, plan):
         if result.get("repaired"):
             stamp = timezone.localtime(state.last_applied).strftime("%H:%M")
             state.drift = f"{result['repaired']} rule{'s' if result['repaired'] != 1 else ''} repaired at {stamp}"
-            nic_of_chain = {c: nic_id for nic_id, nic in plan["nics"].items() for c in nic["chains"]}
+            nic_of_chain = {c: nic_id for nic_id, nic in plan["nics"].items()
+                            for c in [*nic["chains"], nic.get("l2_chain")] if c}
             for chain in result.get("drifted_chains", []):
                 if chain in nic_of_chain:
                     state.drift_by_nic[nic_of_chain[chain]] = f"repaired at {stamp}"

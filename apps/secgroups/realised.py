@@ -1,7 +1,7 @@
 """What a VM NIC's firewall looks like: the group rules that apply and the rules its host really has."""
 
 from .api.serializers import RuleSerializer
-from .compile import nic_chains
+from .compile import l2_chain, nic_chains
 from .models import HostFirewall, SecurityGroupNicRef
 from .sync import deliver
 
@@ -14,8 +14,8 @@ def nic_firewall(nic):
                "rules": RuleSerializer(r.security_group.rules.all(), many=True).data} for r in refs]
     host = nic.vm_instance.host
     data = {"nic": str(nic.pk), "host": str(host.pk) if host else None, "groups": groups,
-            "chains": list(nic_chains(nic.pk)) if groups else [], "realised": None, "read_back_error": "",
-            "drift": ""}
+            "chains": [*nic_chains(nic.pk), l2_chain(nic.pk)] if groups else [], "realised": None,
+            "read_back_error": "", "drift": ""}
     if host is None or not groups:
         return data
     try:

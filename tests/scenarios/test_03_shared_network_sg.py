@@ -3,7 +3,7 @@ namespace guests on a sandbox host and real packets (shared/scenarios/03)."""
 
 import pytest
 
-from apps.secgroups.compile import group_chains, nic_chains
+from apps.secgroups.compile import group_chains, l2_chain, nic_chains
 from apps.secgroups.models import HostFirewall
 from tests.support.sgscene import sandbox_scene
 
@@ -43,7 +43,7 @@ def test_scenario_03(api, jobs_inline):
         # 6. The operator's view of the rules that realise this, per VM, read back from the host.
         shown = api.get(f"/api/v1/vm-nics/{vm.nic.pk}/firewall/").json()
         ingress, defaults, egress = nic_chains(vm.nic.pk)
-        assert shown["chains"] == [ingress, defaults, egress]
+        assert shown["chains"] == [ingress, defaults, egress, l2_chain(vm.nic.pk)]
         assert [g["name"] for g in shown["groups"]] == ["web"] and len(shown["groups"][0]["rules"]) == 4
         live = shown["realised"]["v4"]
         ssh_rule = reply.json()["uuid"]
@@ -55,6 +55,9 @@ def test_scenario_03(api, jobs_inline):
                 "-j ACCEPT") in live
         assert f"-A {defaults} -s 198.51.100.10/32 -m mac --mac-source {vm.nic.mac} -j RETURN" in live
         assert f"-A {defaults} -j DROP" in live
+        link = shown["realised"]["eb"]
+        assert f"-A {l2_chain(vm.nic.pk)} -p ARP --arp-ip-src 198.51.100.10 -j RETURN" in link
+        assert link[-1] == f"-A {l2_chain(vm.nic.pk)} -p ARP -j DROP", "any other ARP from the VM is dropped"
         assert shown["read_back_error"] == ""
 
         # 7. A guest that changes its own IP or MAC gets nothing through.

@@ -2,8 +2,8 @@
 
 import pytest
 
-from apps.secgroups.compile import (HostState, Nic, Rule, compile_host, group_chains, ipset_name, nic_chains,
-                                    rule_match)
+from apps.secgroups.compile import (HostState, Nic, Rule, compile_host, group_chains, ipset_name, l2_chain,
+                                    nic_chains, rule_match)
 from tests.support.sglab import Lab
 from workers.host import firewall
 
@@ -22,11 +22,13 @@ def test_chain_names_are_stable_and_fit_iptables_limit():
     assert nic_chains("not-a-uuid") == nic_chains("not-a-uuid") and len(nic_chains("x" * 99)[0]) <= 28
     assert firewall.short_id(NIC) == "5b1d6a3e7c1f" and firewall.short_id("x" * 99) == nic_chains("x" * 99)[0][8:]
     assert len(ipset_name(NIC, "v6")) <= 31
+    assert l2_chain(NIC) == "nimbo-l-5b1d6a3e7c1f" and len(l2_chain("x" * 99)) <= 31  # ebtables' limit
 
 
 def test_a_nic_in_no_group_is_not_filtered():
     plan = plan_for([], groups=())
     assert plan["v4"]["chains"] == {} and plan["v6"]["chains"] == {} and plan["nics"] == {}
+    assert plan["eb"]["chains"] == {}
 
 
 def test_rule_forms():
@@ -77,6 +79,24 @@ def test_defaults_chain_holds_anti_spoofing():
         "-A nimbo-s-5b1d6a3e7c1f -s 10.0.0.2/32 -m mac --mac-source 52:54:00:aa:bb:cc -j RETURN",
         "-A nimbo-s-5b1d6a3e7c1f -j DROP",
     ]
+
+
+def test_link_layer_chain_holds_mac_and_arp_anti_spoofing():
+    plan = plan_for([], ips=("10.0.0.2", "fd00::2", "10.0.1.2"))
+    chain = l2_chain(NIC)
+    assert plan["eb"]["chains"] == {
+        "nimbo-PREROUTING": [f"-A nimbo-PREROUTING -i vnic0 -j {chain}"],
+        chain: [
+            f"-A {chain} -s ! 52:54:00:aa:bb:cc -j DROP",
+            f"-A {chain} -p ARP --arp-mac-src ! 52:54:00:aa:bb:cc -j DROP",
+            f"-A {chain} -p ARP --arp-ip-src 10.0.0.2 -j RETURN",
+            f"-A {chain} -p ARP --arp-ip-src 10.0.1.2 -j RETURN",
+            f"-A {chain} -p ARP --arp-ip-src 0.0.0.0 -j RETURN",
+            f"-A {chain} -p ARP -j DROP",
+        ],
+    }
+    assert plan["nics"][NIC]["l2_chain"] == chain
+    assert plan_for([Rule("x", "ingress", "IPv4", 6, 22, 22)])["eb"] == plan_for([])["eb"], "rules do not touch it"
 
 
 def test_remote_groups_become_one_set_per_group_and_family():

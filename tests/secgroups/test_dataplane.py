@@ -5,8 +5,9 @@ import uuid
 
 import pytest
 
-from apps.secgroups.compile import HostState, Nic, Rule, compile_host, group_chains, ipset_name, nic_chains
-from tests.support.sglab import Lab, session_echo
+from apps.secgroups.compile import (HostState, Nic, Rule, compile_host, group_chains, ipset_name, l2_chain,
+                                    nic_chains)
+from tests.support.sglab import Lab, arp_probe, neighbour, send_arp, session_echo
 from workers.host import firewall
 
 pytestmark = pytest.mark.root
@@ -180,7 +181,8 @@ def test_removing_every_group_leaves_nothing_behind(lab):
     box.apply()
     box.nic(vm)
     box.apply()
-    saved = lab.hrun("iptables-save").stdout + lab.hrun("ip6tables-save").stdout + lab.hrun("ipset", "save").stdout
+    saved = (lab.hrun("iptables-save").stdout + lab.hrun("ip6tables-save").stdout + lab.hrun("ipset", "save").stdout
+             + lab.hrun("ebtables-save", "-t", "nat").stdout)
     assert "nimbo" not in saved
 
 
@@ -220,3 +222,97 @@ def test_ipv6_rules_and_anti_spoofing(lab):
     vm.run("ip", "-6", "addr", "add", "fd00::9/64", "dev", "eth0", "nodad", check=True)
     assert vm.run("ping", "-6", "-c", "1", "-W", "1", "-I", "fd00::9", "fd00::3").returncode != 0, (
         "a foreign IPv6 source is dropped")
+
+
+def test_a_guest_in_a_group_cannot_poison_its_neighbours_arp_or_the_bridge(lab):
+    """ARP from a filtered NIC speaks only for its own MAC and addresses, and its frames carry its own
+    MAC. The same lies from a NIC in no group do take (nothing filters it, as before), which shows
+    that the frames are real and that the victim would believe them."""
+    lab.hrun("ip", "addr", "add", "10.0.0.1/24", "dev", "br0")  # the host itself is a neighbour too
+    victim = lab.guest("vic", "10.0.0.2", sshd=False)
+    owner = lab.guest("own", "10.0.0.3", sshd=False)
+    liar = lab.guest("liar", "10.0.0.4", sshd=False)
+    rogue = lab.guest("rog", "10.0.0.5", sshd=False)
+    # No lock time: an update is believed however soon it follows the last one (the most gullible neighbour).
+    victim.run("sysctl", "-qw", "net.ipv4.neigh.eth0.locktime=0", check=True)
+    lab.hrun("sysctl", "-qw", "net.ipv4.neigh.br0.locktime=0")
+    box = Sandbox(lab)
+    box.group("g")
+    box.nic(liar, "g")
+    for guest in (victim, owner, rogue):
+        box.nic(guest)  # in no group
+    box.apply()
+
+    def host_neighbour(ip):
+        return neighbour(lab.hrun, ip)
+
+    def port_of(mac):
+        """The bridge port the host's bridge forwards `mac` to."""
+        for line in lab.hrun("bridge", "fdb", "show", "br", "br0").stdout.splitlines():
+            parts = line.split()
+            if parts[0] == mac and "dev" in parts:
+                return parts[parts.index("dev") + 1]
+        return ""
+
+    def learn():
+        """The victim and the host know the owner's true MAC (from scratch), the bridge knows its port."""
+        victim.run("ip", "neigh", "flush", "to", owner.ip)
+        lab.hrun("ip", "neigh", "flush", "to", owner.ip)
+        assert victim.ping(owner) and owner.ping("10.0.0.1")
+        assert neighbour(victim.run, owner.ip) == owner.mac and host_neighbour(owner.ip) == owner.mac
+        assert port_of(owner.mac) == owner.device
+
+    def lies(guest):
+        """ARP that claims the owner's address for `guest`'s MAC, in every form a neighbour believes."""
+        return [
+            dict(op=1, sender_ip=owner.ip, target_ip=victim.ip),  # a request to the victim
+            dict(op=2, sender_ip=owner.ip, target_ip=owner.ip),  # gratuitous ARP, to everybody
+            dict(op=2, sender_ip=owner.ip, target_ip=victim.ip, eth_dst=victim.mac, target_mac=victim.mac),
+        ]
+
+    # Honest ARP from the filtered NIC works: it resolves and is resolved, and its address probes are answered.
+    assert liar.ping(owner), "egress is allowed and the liar's own ARP passes"
+    assert neighbour(owner.run, liar.ip) == liar.mac
+    assert arp_probe(liar, owner.ip) == owner.mac, "a probe from 0.0.0.0 (DHCP) passes and is answered"
+    send_arp(liar, 2, sender_ip=liar.ip, target_ip=liar.ip)  # announcing its own address is fine
+    assert neighbour(owner.run, liar.ip) == liar.mac
+
+    for index, lie in enumerate(lies(rogue)):
+        learn()
+        send_arp(rogue, **lie)
+        assert neighbour(victim.run, owner.ip) == rogue.mac, f"lie {index} takes from a NIC in no group"
+    learn()
+    for index, lie in enumerate(lies(liar)):
+        send_arp(liar, **lie)
+        assert neighbour(victim.run, owner.ip) == owner.mac, f"lie {index} from the filtered NIC is dropped"
+        assert host_neighbour(owner.ip) == owner.mac
+    assert victim.ping(owner), "the victim still reaches the real owner"
+
+    # Its own address for another MAC (the ARP sender's; the Ethernet source is its own): dropped too.
+    for guest, believed in ((rogue, owner.mac), (liar, liar.mac)):
+        assert guest.ping(victim) and neighbour(victim.run, guest.ip) == guest.mac
+        send_arp(guest, 2, sender_ip=guest.ip, target_ip=guest.ip, sender_mac=owner.mac, eth_src=guest.mac)
+        assert neighbour(victim.run, guest.ip) == believed
+
+    # A frame with the owner's MAC as Ethernet source (even one whose ARP speaks the truth) would
+    # move the owner's MAC onto the sender's port of the bridge, which then sends the owner's
+    # traffic there; from the filtered NIC it is dropped before the bridge learns anything.
+    send_arp(rogue, 2, sender_ip=rogue.ip, target_ip=rogue.ip, eth_src=owner.mac)
+    assert port_of(owner.mac) == rogue.device, "a NIC in no group moves the owner's MAC"
+    learn()
+    send_arp(liar, 2, sender_ip=liar.ip, target_ip=liar.ip, eth_src=owner.mac)
+    assert port_of(owner.mac) == owner.device
+    assert victim.ping(owner)
+
+    # Drift: the jump into Nimbo's link-layer chains is taken away by hand; the reconcile puts it back.
+    lab.hrun("ebtables", "-t", "nat", "-D", "PREROUTING", "-j", "nimbo-PREROUTING")
+    send_arp(liar, **lies(liar)[1])
+    assert neighbour(victim.run, owner.ip) == liar.mac, "without the jump nothing is checked"
+    result = firewall.reconcile(box.plan(), lab.host)
+    assert result["repaired"] == 1 and result["drifted_chains"] == ["PREROUTING"]
+    learn()
+    send_arp(liar, **lies(liar)[1])
+    assert neighbour(victim.run, owner.ip) == owner.mac
+    live = firewall.read_back(lab.host, liar.nic_id)["eb"]
+    chain = l2_chain(liar.nic_id)
+    assert live[0] == f"-N {chain} -P RETURN" and f"-A {chain} -p ARP --arp-ip-src {liar.ip} -j RETURN" in live

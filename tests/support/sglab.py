@@ -70,6 +70,55 @@ class Guest:
         self.run("ip", "link", "set", "eth0", "address", mac, check=True)
 
 
+# ARP frames written by hand onto the guest's eth0 (AF_PACKET), as a guest that lies would send them.
+_ARP_TOOL = r"""
+import socket, struct, sys, time
+mac = lambda s: bytes.fromhex(s.replace(":", ""))
+def frame(op, eth_src, eth_dst, sha, spa, tha, tpa):
+    return (mac(eth_dst) + mac(eth_src) + struct.pack("!HHHBBH", 0x0806, 1, 0x0800, 6, 4, op)
+            + mac(sha) + socket.inet_aton(spa) + mac(tha) + socket.inet_aton(tpa))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+s.bind(("eth0", 0))
+if sys.argv[1] == "send":
+    s.send(frame(int(sys.argv[2]), *sys.argv[3:9]))
+else:  # probe: who answers for an address, asked from 0.0.0.0 as a DHCP client checks its lease
+    own, target = sys.argv[2], sys.argv[3]
+    s.send(frame(1, own, "ff:ff:ff:ff:ff:ff", own, "0.0.0.0", "00:00:00:00:00:00", target))
+    s.settimeout(0.2)
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:
+        try:
+            data = s.recv(2048)
+        except socket.timeout:
+            continue
+        if data[20:22] == b"\x00\x02" and data[28:32] == socket.inet_aton(target):
+            print(":".join(f"{b:02x}" for b in data[22:28]))
+            break
+"""
+
+
+def send_arp(guest, op, *, sender_ip, target_ip, sender_mac=None, eth_src=None, eth_dst="ff:ff:ff:ff:ff:ff",
+             target_mac="00:00:00:00:00:00"):
+    """One ARP frame from the guest (op 1 request, 2 reply); sender and Ethernet source default to its MAC."""
+    sender_mac = sender_mac or guest.mac
+    guest.run("python3", "-c", _ARP_TOOL, "send", str(op), eth_src or sender_mac, eth_dst, sender_mac, sender_ip,
+              target_mac, target_ip, check=True)
+
+
+def arp_probe(guest, target_ip):
+    """The MAC answering an ARP probe (sender 0.0.0.0) for `target_ip`, or "" if nobody answered."""
+    return guest.run("python3", "-c", _ARP_TOOL, "probe", guest.mac, target_ip, check=True).stdout.strip()
+
+
+def neighbour(run, ip):
+    """The MAC a namespace's neighbour table holds for `ip` ("" if none); `run` runs a command there."""
+    for line in run("ip", "neigh", "show", ip).stdout.splitlines():
+        parts = line.split()
+        if "lladdr" in parts:
+            return parts[parts.index("lladdr") + 1]
+    return ""
+
+
 def session_echo(proc, text, timeout=3.0):
     """Send `echo text` through an open session; True if the echo came back in time."""
     import selectors

@@ -9,6 +9,8 @@ of the machine running this code is never touched.
   iptables' own lock (-w) and a file lock per namespace serialise appliers.
 - Remote-group ipsets change by `ipset restore`: a temporary set is filled and swapped in.
 - One jump from FORWARD into nimbo-FORWARD; nothing else of the host's firewall is touched.
+- The link layer (MAC and ARP anti-spoofing) is ebtables' nat table: one `ebtables-restore
+  --noflush` of Nimbo's changed chains there, one jump from PREROUTING into nimbo-PREROUTING.
 - After a change, the conntrack entries of the affected NICs that the new rules no longer allow
   are deleted, so an open session does not outlive the rule that let it in.
 - `reconcile` reads the live chains back, repairs any difference and says how many rules it fixed.
@@ -25,6 +27,7 @@ import re
 import subprocess
 from collections import Counter
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from .errors import HostError
 from .ops import operation
@@ -33,10 +36,33 @@ log = logging.getLogger("nimbo.host.firewall")
 
 TOP_CHAIN = "nimbo-FORWARD"
 PREFIX = "nimbo-"
-JUMP = f"-A FORWARD -j {TOP_CHAIN}"
-TOOLS = {
-    "v4": ("iptables", "iptables-restore", "iptables-save"),
-    "v6": ("ip6tables", "ip6tables-restore", "ip6tables-save"),
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table holding Nimbo's chains: how to read it, write it and where Nimbo's one jump is."""
+
+    save: tuple  # prints the table as its restore reads it
+    restore: tuple  # takes a payload of changed chains, leaving everything else as it is
+    table: str
+    hook: str  # the built-in chain with the one jump into `top`
+    top: str
+    policy: str  # how a user chain is declared in the payload (":name <policy>")
+    commit: bool  # whether the payload ends with COMMIT
+
+    @property
+    def jump(self):
+        return f"-A {self.hook} -j {self.top}"
+
+
+TABLES = {
+    "v4": Table(("iptables-save", "-t", "filter"), ("iptables-restore", "-w", "--noflush"), "filter", "FORWARD",
+                TOP_CHAIN, "-", True),
+    "v6": Table(("ip6tables-save", "-t", "filter"), ("ip6tables-restore", "-w", "--noflush"), "filter", "FORWARD",
+                TOP_CHAIN, "-", True),
+    # Checked as frames enter the bridge, before it learns their source MAC (see apps.secgroups.compile).
+    "eb": Table(("ebtables-save", "-t", "nat"), ("ebtables-restore", "--noflush"), "nat", "PREROUTING",
+                "nimbo-PREROUTING", "RETURN", False),
 }
 STATE_DIR = os.environ.get("NIMBO_FIREWALL_STATE", "/run/nimbo/firewall")
 
@@ -127,22 +153,27 @@ def _canonical(line):
 
 
 def _planned_chains(plan, family):
-    return {name: [_canonical(line) for line in lines] for name, lines in plan[family]["chains"].items()}
+    chains = plan.get(family, {}).get("chains", {})
+    if family == "eb":
+        return chains
+    return {name: [_canonical(line) for line in lines] for name, lines in chains.items()}
 
 
 # --- reading the live state ---------------------------------------------------------------------
 
 
 def live_chains(netns, family):
-    """{chain: [rules]} of Nimbo's chains and whether the FORWARD jump is there, as iptables-save prints them."""
-    out = _run(netns, TOOLS[family][2], "-t", "filter").stdout
+    """{chain: [rules]} of Nimbo's chains of one table and whether its one jump is there, as the
+    table's save command prints them."""
+    table = TABLES[family]
+    out = _run(netns, *table.save).stdout
     chains, jump = {}, False
     for line in out.splitlines():
         if line.startswith(":" + PREFIX):
             chains[line[1:].split()[0]] = []
         elif line.startswith("-A " + PREFIX):
-            chains[line.split()[1]].append(line)
-        elif line == JUMP:
+            chains.setdefault(line.split()[1], []).append(line)
+        elif line == table.jump:
             jump = True
     return chains, jump
 
@@ -163,7 +194,7 @@ def live_sets(netns):
 
 def _live_state(netns):
     state = {"sets": {name: _digest(m) for name, m in live_sets(netns).items()}}
-    for family in TOOLS:
+    for family in TABLES:
         chains, jump = live_chains(netns, family)
         state[family] = {"chains": {name: _digest(lines) for name, lines in chains.items()}, "jump": jump}
     return state
@@ -200,25 +231,27 @@ def _apply(plan, netns, current):
         _restore_sets(netns, planned_sets, set_changes, current["sets"])
 
     changed = []
-    for family in TOOLS:
+    for family, table in TABLES.items():
         planned = _planned_chains(plan, family)
-        cur = current[family]
+        cur = current.get(family, {"chains": {}, "jump": False})
         digests = {name: _digest(lines) for name, lines in planned.items()}
         dirty = [name for name in planned if cur["chains"].get(name) != digests[name]]
         stale = [name for name in cur["chains"] if name not in planned]
-        want_jump = TOP_CHAIN in planned
-        payload = ["*filter"]
-        payload += [f":{name} - [0:0]" for name in dirty + stale]
+        want_jump = table.top in planned
+        payload = [f"*{table.table}"]
+        # Declaring a chain that exists empties it: each dirty chain is rewritten whole, in one transaction.
+        payload += [f":{name} {table.policy}" + (" [0:0]" if table.commit else "") for name in dirty + stale]
         for name in dirty:
             payload += planned[name]
         if want_jump and not cur.get("jump"):
-            payload.append(f"-I FORWARD 1 -j {TOP_CHAIN}")
+            payload.append(f"-I {table.hook} 1 -j {table.top}")
         if not want_jump and cur.get("jump"):
-            payload.append(f"-D FORWARD -j {TOP_CHAIN}")
+            payload.append(f"-D {table.hook} -j {table.top}")
         payload += [f"-X {name}" for name in stale]
         if len(payload) > 1:
-            payload.append("COMMIT\n")
-            _run(netns, TOOLS[family][1], "-w", "--noflush", input="\n".join(payload))
+            if table.commit:
+                payload.append("COMMIT")
+            _run(netns, *table.restore, input="\n".join(payload) + "\n")
         changed += dirty + stale
         new_state[family] = {"chains": digests, "jump": want_jump}
 
@@ -343,7 +376,7 @@ def reconcile(plan, netns):
     with _locked(netns):
         drift, chains_off = 0, []
         live_state = {"sets": {}}
-        for family in TOOLS:
+        for family, table in TABLES.items():
             planned = _planned_chains(plan, family)
             live, jump = live_chains(netns, family)
             for name in set(planned) | set(live):
@@ -352,9 +385,9 @@ def reconcile(plan, netns):
                 if diff or (name in planned) != (name in live):
                     drift += diff
                     chains_off.append(name)
-            if (TOP_CHAIN in planned) != jump:
+            if (table.top in planned) != jump:
                 drift += 1
-                chains_off.append("FORWARD")
+                chains_off.append(table.hook)
             live_state[family] = {"chains": {n: _digest(lines) for n, lines in live.items()}, "jump": jump}
         sets = live_sets(netns)
         sets_off = []
@@ -380,17 +413,18 @@ def short_id(value):
 
 def read_back(netns, nic_id):
     """The live rules of a NIC's chains and of its groups' chains they jump to, as `iptables -S
-    <chain>` prints them: {"v4": [...], "v6": [...]}."""
+    <chain>` prints them: {"v4": [...], "v6": [...]}, and its link-layer chain as ebtables-save
+    prints it: {"eb": ["-N <chain> -P RETURN", "-A <chain> ...", ...]}."""
     key = short_id(nic_id)
     out = {}
-    for family in TOOLS:
+    for family in ("v4", "v6"):
         lines, queue, seen = [], [f"nimbo-{kind}-{key}" for kind in ("i", "s", "o")], set()
         while queue:
             chain = queue.pop(0)
             if chain in seen:
                 continue
             seen.add(chain)
-            result = _run(netns, TOOLS[family][0], "-w", "-S", chain, check=False)
+            result = _run(netns, "ip6tables" if family == "v6" else "iptables", "-w", "-S", chain, check=False)
             if result.returncode != 0:
                 continue
             for line in result.stdout.splitlines():
@@ -399,6 +433,15 @@ def read_back(netns, nic_id):
                 if target.startswith(("nimbo-gi-", "nimbo-ge-")):
                     queue.append(target)
         out[family] = lines
+    chain = f"nimbo-l-{key}"
+    result = _run(netns, *TABLES["eb"].save, check=False)
+    lines = []
+    for line in result.stdout.splitlines() if result.returncode == 0 else ():
+        if line.startswith(f":{chain} "):
+            lines.insert(0, f"-N {chain} -P {line.split()[1]}")
+        elif line.startswith(f"-A {chain} "):
+            lines.append(line)
+    out["eb"] = lines
     return out
 
 
@@ -431,4 +474,5 @@ def forget(netns):
 
 def remove_all(netns):
     """Take every Nimbo chain, set and the jump out of the namespace (host removal, tests)."""
-    return apply_plan({"v4": {"chains": {}}, "v6": {"chains": {}}, "ipsets": {}, "nics": {}}, netns, trust_cache=False)
+    return apply_plan({"v4": {"chains": {}}, "v6": {"chains": {}}, "eb": {"chains": {}}, "ipsets": {}, "nics": {}},
+                      netns, trust_cache=False)

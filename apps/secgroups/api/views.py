@@ -131,7 +131,8 @@ class HostFirewallViewSet(viewsets.ReadOnlyModelViewSet):
 
 class NicFirewallView(APIView):
     """GET /api/v1/vm-nics/{uuid}/firewall/: the NIC's groups and rules next to the rules realised
-    on its host, read back from the host as `iptables -S` prints them, and the last drift repaired."""
+    on its host, read back from the host as `iptables -S` prints them (its MAC and ARP checks as
+    ebtables-save prints them), and the last drift repaired."""
 
     def get(self, request, nic):
         from apps.compute.models import VmNic
