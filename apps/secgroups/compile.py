@@ -5,7 +5,8 @@ The plan is what `workers.host.firewall.apply_plan` converges a host to. It is J
     {"v4": {"chains": {name: [rule, ...]}}, "v6": {...}, "eb": {...},
      "ipsets": {name: {"family": "inet" | "inet6", "members": [...]}},
      "groups": {group_id: {"chains": [ingress, egress], "rules": [rule as plain data, ...]}},
-     "nics": {nic_id: {"device", "ips", "mac", "chains", "l2_chain", "groups", "egress_default"}}}
+     "nics": {nic_id: {"device", "ips", "mac", "chains", "l2_chain", "groups", "egress_default"}},
+     "scope": {"chains": [every chain name the plan covers], "widening": bool}}   (a part of the host only)
 
 Rules are written exactly as `iptables-save` (`ebtables-save` for "eb") prints them, so a read-back
 compares line by line.
@@ -106,6 +107,8 @@ class HostState:
     nics: list
     rules: dict  # group id -> [Rule]
     members: dict = field(default_factory=dict)  # group id -> [IP] of every NIC in the group
+    # {(group id, "v4" | "v6")} of the remote-group sets the host's rules use; None: found from `rules`
+    remotes: set | None = None
 
 
 def short_id(value):
@@ -272,27 +275,95 @@ def _group_lines(chain, rules, sets, verdict):
     return tuple(f"-A {chain} {rule_match(rule, sets.get(rule.remote_group_id))} -j {verdict}" for rule in rules)
 
 
-def compile_host(state):
-    """The whole firewall plan of one host from its NICs, their groups' rules and the members."""
+@dataclass(frozen=True)
+class Scope:
+    """What a change touched on a host: these NICs and groups get their chains compiled again.
+
+    `members`: groups whose membership changed; the groups whose rules name them as their remote
+    come along (their sets change, and their NICs' open connections are checked again). So do the
+    NICs of a named group and the groups of a named NIC (`scope_closure`). A NIC or group that no
+    longer has anything on the host loses its chains there."""
+
+    nics: frozenset = frozenset()
+    groups: frozenset = frozenset()
+    members: frozenset = frozenset()
+    # The rules added by changes that only added rules (to `groups`): when nothing else changed and
+    # no NIC loses its open egress by them, nothing that was allowed is refused now, and the applier
+    # need not look for connections to cut.
+    added_rules: frozenset = frozenset()
+    only_additions: bool = False
+
+
+def groups_naming(rules, group_ids):
+    """The groups of `rules` (group id -> [Rule]) holding a rule whose remote is one of `group_ids`."""
+    return {gid for gid, group_rules in rules.items() if any(r.remote_group_id in group_ids for r in group_rules)}
+
+
+def scope_closure(nics, scope, naming=()):
+    """What a scope compiles on a host whose filtered NICs are `nics`: (NIC ids whose chains are
+    compiled, group ids whose chains are compiled, group ids whose rules are needed).
+
+    A named group brings its NICs (their open egress may end or start; their connections are
+    checked); a named NIC brings its groups (the first NIC of a group on the host brings its chains);
+    `naming`, the host's groups whose rules name a group of `scope.members` (`groups_naming`), brings
+    its NICs, whose connections are checked against the new members. Checking a NIC's connections
+    needs the rules of all its groups."""
+    named = set(scope.groups) | set(naming)
+    nic_ids = set(scope.nics) | {n.id for n in nics if named.intersection(n.group_ids)}
+    chain_groups = set(scope.groups) | {gid for n in nics if n.id in scope.nics for gid in n.group_ids}
+    rule_groups = chain_groups | {gid for n in nics if n.id in nic_ids for gid in n.group_ids}
+    return nic_ids, chain_groups, rule_groups
+
+
+def scope_chains(nic_ids, group_ids):
+    """Every chain name a scope owns: what the applier may rewrite or remove, and nothing else."""
+    names = [TOP_CHAIN, SG_CHAIN, IN_CHAIN, L2_TOP_CHAIN]
+    for nic_id in nic_ids:
+        names += [*nic_chains(nic_id), l2_chain(nic_id)]
+    for gid in group_ids:
+        names += group_chains(gid)
+    return sorted(set(names))
+
+
+def compile_host(state, scope=None):
+    """The firewall plan of one host from its NICs, their groups' rules and the members.
+
+    Without a scope: the whole host. With one (`Scope`): the chains of the NICs and groups it names
+    and, always, the dispatch chains and the sets (a few lines per NIC, a few addresses per set),
+    so that the cost follows the size of the change, not of the host. `state.rules` then needs the
+    rules of the scope's groups only, and `state.remotes` the remote-group sets the whole host uses.
+    The plan says what it covers in plan["scope"]["chains"]; the applier leaves every other chain
+    as it is."""
     plan = {"v4": {"chains": {}}, "v6": {"chains": {}}, "eb": {"chains": {}}, "ipsets": {}, "nics": {}, "groups": {}}
     filtered = sorted((n for n in state.nics if n.group_ids), key=lambda n: n.id)
     used_groups = sorted({gid for nic in filtered for gid in nic.group_ids})
-    needed_sets = {}
-    for gid in used_groups:
-        for rule in state.rules.get(gid, ()):
-            if rule.remote_group_id:
-                needed_sets[(rule.remote_group_id, rule.family)] = ipset_name(rule.remote_group_id, rule.family)
+    if scope is None:
+        chain_nics, chain_groups, data_groups = filtered, used_groups, used_groups
+    else:
+        naming = groups_naming(state.rules, scope.members) if scope.members else ()
+        nic_ids, group_ids, rule_groups = scope_closure(filtered, scope, naming)
+        chain_nics = [n for n in filtered if n.id in nic_ids]
+        chain_groups = [gid for gid in used_groups if gid in group_ids]
+        data_groups = [gid for gid in used_groups if gid in rule_groups]
+        plan["scope"] = {"chains": scope_chains(nic_ids, group_ids), "widening": False}
+    if state.remotes is not None:
+        remotes = state.remotes
+    else:
+        remotes = {(r.remote_group_id, r.family) for gid in used_groups for r in state.rules.get(gid, ())
+                   if r.remote_group_id}
+    needed_sets = {key: ipset_name(*key) for key in remotes}
     for (gid, family), name in sorted(needed_sets.items(), key=lambda kv: kv[1]):
         members = sorted({ip.split("/")[0] for ip in state.members.get(gid, ()) if is_v6(ip) == (family == "v6")})
         plan["ipsets"][name] = {"family": "inet6" if family == "v6" else "inet", "members": members}
-    for gid in used_groups:
-        rules = state.rules.get(gid, ())
-        plan["groups"][gid] = {"chains": list(group_chains(gid)), "rules": [_rule_data(r, needed_sets) for r in rules]}
+    for gid in data_groups:
+        rules = [_rule_data(r, needed_sets.get((r.remote_group_id, r.family)) if r.remote_group_id else None)
+                 for r in state.rules.get(gid, ())]
+        plan["groups"][gid] = {"chains": list(group_chains(gid)), "rules": rules}
 
     for family in FAMILIES:
         chains = plan[family]["chains"]
         sets = {gid: name for (gid, fam), name in needed_sets.items() if fam == family}
-        for gid in used_groups:
+        for gid in chain_groups:
             fam_rules = [r for r in state.rules.get(gid, ()) if r.family == family]
             gin, gout = group_chains(gid)
             chains[gin] = _group_chain(gin, [r for r in fam_rules if r.direction == "ingress"], sets, "ACCEPT")
@@ -300,19 +371,21 @@ def compile_host(state):
         top, sg, into = [], [], []
         for nic in filtered:
             ingress, spoof, egress = nic_chains(nic.id)
-            default_allow = not any(r.direction == "egress" for gid in nic.group_ids for r in state.rules.get(gid, ()))
             dev = nic.device
             top.append(f"-A {TOP_CHAIN} -m physdev --physdev-out {dev} --physdev-is-bridged -j {SG_CHAIN}")
             top.append(f"-A {TOP_CHAIN} -m physdev --physdev-in {dev} --physdev-is-bridged -j {SG_CHAIN}")
             sg.append(f"-A {SG_CHAIN} -m physdev --physdev-in {dev} --physdev-is-bridged -j {spoof}")
             sg.append(f"-A {SG_CHAIN} -m physdev --physdev-in {dev} --physdev-is-bridged -j {egress}")
             into.append(f"-A {IN_CHAIN} -m physdev --physdev-out {dev} --physdev-is-bridged -j {ingress}")
+        for nic in chain_nics:
+            ingress, spoof, egress = nic_chains(nic.id)
+            default_allow = not any(r.direction == "egress" for gid in nic.group_ids for r in state.rules.get(gid, ()))
             chains[ingress] = _ingress_chain(ingress, nic, nic.group_ids, family)
             chains[spoof] = _spoof_chain(spoof, nic, family)
             chains[egress] = _egress_chain(egress, nic, nic.group_ids, family, default_allow)
             if family == "v4":
                 plan["nics"][nic.id] = {
-                    "device": dev,
+                    "device": nic.device,
                     "mac": nic.mac.lower(),
                     "ips": list(nic.ips),
                     "chains": [ingress, spoof, egress],
@@ -320,6 +393,9 @@ def compile_host(state):
                     "groups": list(nic.group_ids),
                     "egress_default": default_allow,
                 }
+        if family == "v4" and scope is not None and scope.only_additions:
+            plan["scope"]["widening"] = not any(_loses_open_egress(nic, state.rules, scope.added_rules)
+                                                for nic in chain_nics)
         if filtered:
             sg.append(f"-A {SG_CHAIN} -j {IN_CHAIN}")
             into.append(f"-A {IN_CHAIN} -j ACCEPT")
@@ -329,13 +405,21 @@ def compile_host(state):
     if filtered:
         l2 = plan["eb"]["chains"]
         l2[L2_TOP_CHAIN] = [f"-A {L2_TOP_CHAIN} -i {nic.device} -j {l2_chain(nic.id)}" for nic in filtered]
-        for nic in filtered:
+        for nic in chain_nics:
             l2[l2_chain(nic.id)] = _l2_chain(l2_chain(nic.id), nic)
     return plan
 
 
-def _rule_data(rule, sets):
-    """A rule as plain data, for the applier's conntrack clean-up (which flows a rule allowed)."""
+def _loses_open_egress(nic, rules, added):
+    """Whether rules `added` give the NIC its first egress rules (its open egress ends)."""
+    egress = [r for gid in nic.group_ids for r in rules.get(gid, ()) if r.direction == "egress"]
+    return bool(egress) and all(r.id in added for r in egress)
+
+
+@functools.lru_cache(maxsize=262144)
+def _rule_data(rule, remote_set):
+    """A rule as plain data, for the applier's conntrack clean-up (which flows a rule allowed).
+    Cached (rules never change): callers must not modify the dict."""
     return {
         "id": rule.id,
         "direction": rule.direction,
@@ -344,5 +428,5 @@ def _rule_data(rule, sets):
         "port_min": rule.port_min,
         "port_max": rule.port_max,
         "remote_ip_prefix": rule.remote_ip_prefix,
-        "remote_set": sets.get((rule.remote_group_id, rule.family)) if rule.remote_group_id else None,
+        "remote_set": remote_set,
     }

@@ -8,23 +8,27 @@ from apps.core.exceptions import JobFailed
 
 from .models import HostFirewall
 from .state import host_plan
-from .sync import deliver, retry_later, sync_started
+from .sync import deliver, parse_scope, retry_later, sync_started
 
 log = logging.getLogger("nimbo.secgroups.jobs")
 
 
-def sync_host(ctx, host, full=False):
-    """Compile the host's plan from the database and converge the host to it (`full`: against its
-    live chains, recording any drift, rather than against what it last applied)."""
+def sync_host(ctx, host, full=False, scope=None):
+    """Compile the host's plan from the database and converge the host to it: the part that the
+    changes touched (`scope`: sync.scope_items; when not given, taken from what the queued changes
+    recorded), or `full`: the whole host, against its live chains, recording any drift."""
     from apps.infra.models import Host
 
-    if not full:
-        sync_started(host)
+    if not full and scope is None:
+        scope = sync_started(host)
     host = Host.objects.select_related("cluster").get(pk=host)
     with ctx.step("compile", progress=20):
-        plan = host_plan(host)
+        plan = host_plan(host) if full else host_plan(host, parse_scope(scope))
     with ctx.step("apply", progress=100):
         result = _apply(host, "reconcile" if full else "apply", plan)
+    # How much was compiled: the chains of what the changes touched, or of the whole host.
+    result = {**result, "compiled_chains": sum(len(plan[family]["chains"]) for family in ("v4", "v6", "eb")),
+              "whole_host": "scope" not in plan}
     ctx.set_result(**result)
     return result
 

@@ -54,10 +54,11 @@ def delete_security_group(group, force=False):
         raise InUse(f"Security group {group} still holds {count} VM NIC{'s' if count != 1 else ''}; "
                     "remove them first or delete with force=true.")
     hosts = hosts_of_groups([group.pk], include_remote_users=True)
+    nics = list(group.nic_refs.values_list("vm_nic_id", flat=True))
     group.nic_refs.all().delete()
     group.rules.all().delete()  # its own rules may name the group itself as their remote
     delete_object(group)
-    request_sync(hosts)
+    request_sync(hosts, nics=nics, groups=[group.pk], members=[group.pk])
 
 
 def _new_rule(group, data):
@@ -82,7 +83,7 @@ def add_rules(group, rules):
     for rule in new:
         rule.save()
     _bump(group)
-    request_sync(hosts_of_groups([group.pk]))
+    request_sync(hosts_of_groups([group.pk]), groups=[group.pk], added_rules=[rule.pk for rule in new])
     return new
 
 
@@ -95,7 +96,7 @@ def delete_rule(rule):
     group = rule.security_group
     delete_object(rule)
     _bump(group)
-    request_sync(hosts_of_groups([group.pk]))
+    request_sync(hosts_of_groups([group.pk]), groups=[group.pk])
 
 
 @operation("attachSecurityGroupToL3Network", target="group")
@@ -140,7 +141,8 @@ def add_nics(group, nics):
         members.add(nic.pk)
     SecurityGroupNicRef.objects.bulk_create([SecurityGroupNicRef(security_group=group, vm_nic=nic) for nic in nics])
     _bump(group)
-    request_sync(hosts_of_nics(nics) | hosts_of_groups([group.pk], remote_only=True))
+    request_sync(hosts_of_nics(nics) | hosts_of_groups([group.pk], remote_only=True),
+                 nics=[nic.pk for nic in nics], groups=[group.pk], members=[group.pk])
     return group
 
 
@@ -152,7 +154,8 @@ def remove_nics(group, nics):
             raise InvalidInput(f"VM NIC {nic} is not in security group {group}.", field="nics")
     group.nic_refs.filter(vm_nic__in=nics).delete()
     _bump(group)
-    request_sync(hosts_of_nics(nics) | hosts_of_groups([group.pk], remote_only=True))
+    request_sync(hosts_of_nics(nics) | hosts_of_groups([group.pk], remote_only=True),
+                 nics=[nic.pk for nic in nics], groups=[group.pk], members=[group.pk])
     return group
 
 

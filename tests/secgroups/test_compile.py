@@ -2,7 +2,7 @@
 
 import pytest
 
-from apps.secgroups.compile import (HostState, Nic, Rule, compile_host, group_chains, ipset_name, l2_chain,
+from apps.secgroups.compile import (HostState, Nic, Rule, Scope, compile_host, group_chains, ipset_name, l2_chain,
                                     nic_chains, rule_match)
 from tests.support.sglab import Lab
 from workers.host import firewall
@@ -127,3 +127,84 @@ def test_every_rule_form_reads_back_exactly_as_compiled():
     with Lab() as lab:
         firewall.apply_plan(plan, lab.host)
         assert firewall.reconcile(plan, lab.host)["repaired"] == 0
+
+
+def _host(**rules):
+    """Three NICs: n0 in g, n1 in g and h, n2 in h; group "r" is a remote of h's rules."""
+    nics = [Nic("n0", "vnic0", "52:54:00:00:00:01", ("10.0.0.2",), ("g",)),
+            Nic("n1", "vnic1", "52:54:00:00:00:02", ("10.0.0.3",), ("g", "h")),
+            Nic("n2", "vnic2", "52:54:00:00:00:03", ("10.0.0.4",), ("h",))]
+    rules = {"g": [Rule("g-i", "ingress", "IPv4", 6, 22, 22)],
+             "h": [Rule("h-r", "ingress", "IPv4", 6, 80, 80, remote_group_id="r"), Rule("h-e", "egress", "IPv4")],
+             **rules}
+    return HostState(nics=nics, rules=rules, members={"r": ["10.0.0.9"]})
+
+
+def _owned(plan):
+    return {name for fam in ("v4", "v6", "eb") for name in plan[fam]["chains"]}
+
+
+def test_a_scope_compiles_only_the_chains_it_touches_exactly_as_the_whole_host():
+    state = _host()
+    whole = compile_host(state)
+    plan = compile_host(state, Scope(groups=frozenset({"g"})))
+    touched = {*group_chains("g"), *nic_chains("n0"), *nic_chains("n1"), l2_chain("n0"), l2_chain("n1"),
+               "nimbo-FORWARD", "nimbo-sg", "nimbo-in", "nimbo-PREROUTING"}
+    assert _owned(plan) == touched, "g's chains, the chains of g's NICs and the dispatch chains"
+    assert set(plan["nics"]) == {"n0", "n1"} and set(plan["groups"]) == {"g", "h"}, "with all their rules"
+    for fam in ("v4", "v6", "eb"):
+        assert all(lines == whole[fam]["chains"][name] for name, lines in plan[fam]["chains"].items())
+    assert plan["ipsets"] == whole["ipsets"], "the sets are always whole (a few addresses each)"
+    assert touched <= set(plan["scope"]["chains"])
+
+    # Only the rules of the groups a scope reaches are needed to compile it.
+    only_g = compile_host(HostState(nics=state.nics, rules={"g": state.rules["g"]}, members=state.members,
+                                    remotes={("r", "v4")}), Scope(nics=frozenset({"n0"})))
+    assert only_g["v4"]["chains"] == {k: v for k, v in whole["v4"]["chains"].items() if k in only_g["v4"]["chains"]}
+    assert set(only_g["groups"]) == {"g"} and only_g["ipsets"] == whole["ipsets"]
+
+
+def test_a_nic_or_group_gone_from_the_host_is_in_the_scope_without_chains():
+    state = _host()
+    state.nics = state.nics[:1]  # n1 and n2 left the host: h is used by nobody here any more
+    plan = compile_host(state, Scope(nics=frozenset({"n1", "n2"}), groups=frozenset({"h"})))
+    assert {*nic_chains("n1"), l2_chain("n2"), *group_chains("h")} <= set(plan["scope"]["chains"])
+    assert not ({*nic_chains("n1"), l2_chain("n2"), *group_chains("h")} & _owned(plan)), "so the applier removes them"
+    assert plan["eb"]["chains"]["nimbo-PREROUTING"] == [f"-A nimbo-PREROUTING -i vnic0 -j {l2_chain('n0')}"]
+    assert plan["ipsets"] == {}, "no rule on the host names r any more"
+
+
+def test_a_membership_change_reaches_the_groups_whose_rules_name_the_group():
+    plan = compile_host(_host(), Scope(members=frozenset({"r"})))
+    assert set(plan["nics"]) == {"n1", "n2"}, "the NICs whose rules name r: their connections are checked"
+    assert set(plan["groups"]) == {"g", "h"}, "with all the rules of those NICs"
+    assert not (set(group_chains("g")) | set(group_chains("h"))) & _owned(plan), "rules name sets: chains stay"
+    assert compile_host(_host(), Scope(members=frozenset({"nobody"})))["nics"] == {}
+
+
+def test_added_rules_widen_unless_they_end_a_nics_open_egress():
+    state = _host(g=[Rule("g-i", "ingress", "IPv4", 6, 22, 22), Rule("g-new", "ingress", "IPv4", 6, 23, 23)])
+    added = Scope(groups=frozenset({"g"}), added_rules=frozenset({"g-new"}), only_additions=True)
+    assert compile_host(state, added)["scope"]["widening"] is True
+    assert compile_host(state, Scope(groups=frozenset({"g"})))["scope"]["widening"] is False
+    # n0 had open egress (g holds no egress rule): its first egress rule ends it.
+    state.rules["g"] = [*state.rules["g"], Rule("g-e", "egress", "IPv4", 6, 443, 443)]
+    first = Scope(groups=frozenset({"g"}), added_rules=frozenset({"g-e"}), only_additions=True)
+    assert compile_host(state, first)["scope"]["widening"] is False
+    # n1's egress was already limited by h's rule: another egress rule only widens for it, but n0 still loses.
+    assert compile_host(state, first)["nics"]["n1"]["egress_default"] is False
+
+
+def test_sync_requests_carry_their_scope():
+    from apps.secgroups.sync import parse_scope, scope_items
+
+    assert scope_items() == ["*"] and parse_scope(["*", "g:x"]) is None
+    items = scope_items(groups=["g"], added_rules=["r1", "r2"])
+    assert items == ["a:g", "r:r1", "r:r2"]
+    assert parse_scope(items) == Scope(groups=frozenset({"g"}), added_rules=frozenset({"r1", "r2"}),
+                                       only_additions=True)
+    both = parse_scope(items + scope_items(groups=["g"]))  # coalesced with a rule removal
+    assert both.groups == frozenset({"g"}) and not both.only_additions
+    joined = parse_scope(scope_items(nics=["n"], groups=["g"], members=["g"]))
+    assert joined == Scope(nics=frozenset({"n"}), groups=frozenset({"g"}), members=frozenset({"g"}))
+    assert parse_scope([]) == Scope(), "taken by an earlier job: the dispatch chains and sets only"

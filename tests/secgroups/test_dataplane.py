@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from apps.secgroups.compile import (HostState, Nic, Rule, compile_host, group_chains, ipset_name, l2_chain,
+from apps.secgroups.compile import (HostState, Nic, Rule, Scope, compile_host, group_chains, ipset_name, l2_chain,
                                     nic_chains)
 from tests.support.sglab import Lab, arp_probe, neighbour, send_arp, session_echo
 from workers.host import firewall
@@ -35,12 +35,13 @@ class Sandbox:
     def group(self, gid, *rules, defaults=True):
         self.rules[gid] = (egress_defaults(gid) if defaults else []) + list(rules)
 
-    def plan(self):
+    def plan(self, scope=None):
         nics = [Nic(g.nic_id, g.device, g.mac, (g.ip,), groups) for g, groups in self.nics.values()]
-        return compile_host(HostState(nics=nics, rules=self.rules, members=self.members))
+        return compile_host(HostState(nics=nics, rules=self.rules, members=self.members), scope)
 
-    def apply(self):
-        return firewall.apply_plan(self.plan(), self.lab.host)
+    def apply(self, scope=None):
+        """The whole host, or (like the sync job) only what `scope` touched."""
+        return firewall.apply_plan(self.plan(scope), self.lab.host)
 
 
 @pytest.fixture
@@ -316,3 +317,66 @@ def test_a_guest_in_a_group_cannot_poison_its_neighbours_arp_or_the_bridge(lab):
     live = firewall.read_back(lab.host, liar.nic_id)["eb"]
     chain = l2_chain(liar.nic_id)
     assert live[0] == f"-N {chain} -P RETURN" and f"-A {chain} -p ARP --arp-ip-src {liar.ip} -j RETURN" in live
+
+
+def test_applying_only_what_each_change_touched_keeps_the_host_as_its_whole_plan(lab):
+    """Each change is applied through its scope (as the sync job does); after each, the reconcile,
+    which compares the whole plan with the live chains, finds nothing to repair."""
+    a = lab.guest("a", "10.0.0.2", sshd=False)
+    b = lab.guest("b", "10.0.0.3")
+    c = lab.guest("c", "10.0.0.4", sshd=False)
+    box = Sandbox(lab)
+    # Without the default egress rules: egress is open until a group holds an egress rule.
+    box.group("g", Rule("icmp", "ingress", "IPv4", ICMP), defaults=False)
+    box.group("h", Rule("ssh", "ingress", "IPv4", TCP, 22, 22, remote_group_id="r"), defaults=False)
+    box.members = {"r": ["10.0.0.2"]}
+    for guest in (a, b, c):
+        box.nic(guest)
+
+    def step(scope, **expected):
+        result = box.apply(scope)
+        for key, value in expected.items():
+            assert result[key] == value, (key, result)
+        assert firewall.reconcile(box.plan(), lab.host)["repaired"] == 0
+        return result
+
+    box.nic(a, "g")
+    box.nic(b, "g", "h")
+    step(Scope(nics=frozenset({a.nic_id, b.nic_id})))  # the NICs bring their groups' chains
+    assert c.ping(a) and c.ping(b) and a.tcp(b).startswith("SSH-2.0-OpenSSH") and c.tcp(b) == ""
+
+    box.group("g", Rule("icmp", "ingress", "IPv4", ICMP), Rule("dns", "ingress", "IPv4", 17, 53, 53), defaults=False)
+    step(Scope(groups=frozenset({"g"}), added_rules=frozenset({"dns"}), only_additions=True),
+         chains=[group_chains("g")[0]], conntrack_deleted=0)
+
+    # g's first egress rule ends the open egress of g's NICs: their chains change, and the flows
+    # they had open (a's pings to c) are cut although rules were only added.
+    assert a.ping(c)
+    box.group("g", Rule("icmp", "ingress", "IPv4", ICMP), Rule("dns", "ingress", "IPv4", 17, 53, 53),
+              Rule("out-dns", "egress", "IPv4", 17, 53, 53), defaults=False)
+    result = step(Scope(groups=frozenset({"g"}), added_rules=frozenset({"out-dns"}), only_additions=True))
+    assert nic_chains(a.nic_id)[2] in result["chains"] and result["conntrack_deleted"] >= 1
+    assert not a.ping(c)
+
+    box.group("g", defaults=False)  # every rule of g removed: ICMP no longer gets in
+    step(Scope(groups=frozenset({"g"})))
+    assert not c.ping(a) and not c.ping(b)
+
+    box.nic(c, "h")  # c joins h: its chains, and the sets naming h (none here)
+    step(Scope(nics=frozenset({c.nic_id}), groups=frozenset({"h"}), members=frozenset({"h"})))
+    assert not a.ping(c)
+
+    box.members = {"r": ["10.0.0.4"]}  # a leaves r, c joins it: the set only
+    result = step(Scope(members=frozenset({"r"})), chains=[], sets=[ipset_name("r", "v4")])
+    assert c.tcp(b).startswith("SSH-2.0-OpenSSH") and a.tcp(b) == ""
+
+    box.nic(b)  # b leaves both groups: unfiltered, its chains go
+    step(Scope(nics=frozenset({b.nic_id}), groups=frozenset({"g", "h"}), members=frozenset({"g", "h"})))
+    assert a.ping(b) and not any(name in firewall.live_chains(lab.host, "v4")[0] for name in nic_chains(b.nic_id))
+
+    box.nic(a)
+    box.nic(c)  # the last NICs leave: g's and h's chains, the sets, the dispatch chains and the jumps go
+    step(Scope(nics=frozenset({a.nic_id, c.nic_id}), groups=frozenset({"g", "h"}), members=frozenset({"g", "h"})))
+    saved = (lab.hrun("iptables-save").stdout + lab.hrun("ip6tables-save").stdout + lab.hrun("ipset", "save").stdout
+             + lab.hrun("ebtables-save", "-t", "nat").stdout)
+    assert "nimbo" not in saved

@@ -43,9 +43,20 @@ def test_changes_sync_exactly_the_affected_hosts_and_coalesce(world, rq_queue):
     assert rq_queue.count == 2
 
     # Many changes on host H0 while its sync is still queued: no second job.
-    for port in range(1000, 1010):
-        services.add_rule(a, protocol=6, port_range_min=port, port_range_max=port)
+    added = [services.add_rule(a, protocol=6, port_range_min=port, port_range_max=port) for port in range(1000, 1010)]
     assert sync_jobs() == ["H0", "H1"] and rq_queue.count == 2
+    # The queued job takes what every change touched as it starts: the NIC that joined, its group
+    # (a rule removal would have made it "g:"), the sets naming it and the ten rules added.
+    from apps.secgroups.sync import parse_scope, sync_started
+
+    items = sync_started(hosts[0].pk)
+    assert items == sorted([f"n:{nics[0].pk}", f"g:{a.pk}", f"m:{a.pk}", f"a:{a.pk}",
+                            *(f"r:{rule.pk}" for rule in added)])
+    scope = parse_scope(items)
+    assert scope.groups == {str(a.pk)} and len(scope.added_rules) == 10 and not scope.only_additions
+    assert sync_started(hosts[0].pk) == [], "taken once"
+    services.add_rule(a, protocol=6, port_range_min=2000, port_range_max=2000)
+    assert sync_jobs() == ["H0", "H0", "H1"], "the job started: a later change needs a new one"
 
     # B's rules name A as their remote: a NIC joining A changes the set on H1 (and its own host H2).
     services.add_rule(b, protocol=6, port_range_min=22, port_range_max=22, remote_group=a)
@@ -156,3 +167,47 @@ def test_nic_firewall_of_an_unfiltered_or_unplaced_nic(world, api):
     assert shown == {"nic": str(nics[0].pk), "host": str(hosts[0].pk), "groups": [], "chains": [],
                      "realised": None, "read_back_error": "", "drift": ""}
     assert api.get("/api/v1/vm-nics/00000000-0000-0000-0000-000000000000/firewall/").status_code == 404
+
+
+@pytest.mark.root
+@pytest.mark.django_db(transaction=True)
+def test_each_sync_applies_what_its_change_touched_and_the_reconcile_finds_no_drift(jobs_inline):
+    from apps.secgroups.compile import group_chains
+    from apps.secgroups.state import host_plan
+
+    def last_sync():
+        job = Job.objects.filter(kind="syncSecurityGroups").order_by("-created").first()
+        assert job.state == "succeeded", job.error
+        return job.result
+
+    with sandbox_scene() as scene:
+        vm = scene.vm("VM", "198.51.100.10", sshd=False)
+        other = scene.vm("OTHER", "198.51.100.11", sshd=False)
+        peer = scene.vm("PEER", "198.51.100.12", sshd=False)
+        web, db = services.create_security_group(name="web"), services.create_security_group(name="db")
+        for group in (web, db):
+            services.attach_l3(group, scene.l3)
+        services.add_nics(web, [vm.nic])
+        services.add_nics(db, [other.nic])
+        assert reconcile_all()[str(scene.host.pk)] == 0
+
+        rule = services.add_rule(web, protocol=1)
+        assert last_sync()["chains"] == [group_chains(web.pk)[0]]
+        whole = host_plan(scene.host)
+        compiled = last_sync()["compiled_chains"]
+        assert not last_sync()["whole_host"] and compiled == sum(
+            len(whole[f]["chains"]) for f in ("v4", "v6", "eb")) - 2 * (2 + 3) - 1, "nothing of db's NIC and group"
+        assert last_sync()["conntrack_deleted"] == 0 and peer.ping(vm) and not peer.ping(other)
+        assert reconcile_all()[str(scene.host.pk)] == 0
+
+        services.add_rule(db, protocol=6, port_range_min=22, port_range_max=22, remote_group=web)
+        services.delete_rule(rule)
+        assert not peer.ping(vm)
+        services.remove_nics(web, [vm.nic])  # unfiltered again; db's set of web's members empties
+        assert peer.ping(vm)
+        assert reconcile_all()[str(scene.host.pk)] == 0
+        services.remove_nics(db, [other.nic])
+        assert peer.ping(other)
+        assert reconcile_all()[str(scene.host.pk)] == 0
+        saved = scene.lab.hrun("iptables-save").stdout + scene.lab.hrun("ebtables-save", "-t", "nat").stdout
+        assert "nimbo" not in saved

@@ -5,7 +5,10 @@ JSON data). Everything happens inside the host's network namespace (`netns`): th
 of the machine running this code is never touched.
 
 - One `iptables-restore --noflush` (and one `ip6tables-restore`) per apply, holding only the
-  chains whose rules changed, the declarations of new chains and the removal of old ones;
+  chains whose rules changed, the declarations of new chains and the removal of old ones. A plan
+  may cover part of the host (plan["scope"]["chains"] names what it covers: the sync of one
+  change); every other chain is then left as it is. What was last applied is remembered per
+  namespace (a digest per chain), so an apply reads nothing back from the kernel;
   iptables' own lock (-w) and a file lock per namespace serialise appliers.
 - Remote-group ipsets change by `ipset restore`: a temporary set is filled and swapped in.
 - One jump from FORWARD into nimbo-FORWARD; nothing else of the host's firewall is touched.
@@ -116,7 +119,7 @@ def _load_state(netns):
 def _save_state(netns, state):
     tmp = _state_path(netns) + ".tmp"
     with open(tmp, "w") as fh:
-        json.dump(state, fh)
+        fh.write(json.dumps(state, separators=(",", ":")))
     os.replace(tmp, _state_path(netns))
 
 
@@ -204,8 +207,8 @@ def _live_state(netns):
 
 
 def apply_plan(plan, netns, *, trust_cache=True):
-    """Converge the host in `netns` to `plan`. Returns what changed:
-    {"chains": [changed chain names], "sets": [...], "conntrack_deleted": n}."""
+    """Converge the host in `netns` to `plan` (all of it, or the part of it that plan["scope"] names).
+    Returns what changed: {"chains": [changed chain names], "sets": [...], "conntrack_deleted": n}."""
     with _locked(netns):
         current = _load_state(netns) if trust_cache else None
         if current is not None:
@@ -230,13 +233,17 @@ def _apply(plan, netns, current):
     if set_changes:
         _restore_sets(netns, planned_sets, set_changes, current["sets"])
 
+    # A plan for part of the host (a scope) names the chains it covers: the others stay as they are.
+    owned = set(plan["scope"]["chains"]) if plan.get("scope") else None
     changed = []
     for family, table in TABLES.items():
         planned = _planned_chains(plan, family)
         cur = current.get(family, {"chains": {}, "jump": False})
         digests = {name: _digest(lines) for name, lines in planned.items()}
         dirty = [name for name in planned if cur["chains"].get(name) != digests[name]]
-        stale = [name for name in cur["chains"] if name not in planned]
+        stale = [name for name in cur["chains"] if name not in planned and (owned is None or name in owned)]
+        if owned is not None:
+            digests = {**{n: d for n, d in cur["chains"].items() if n not in owned}, **digests}
         want_jump = table.top in planned
         payload = [f"*{table.table}"]
         # Declaring a chain that exists empties it: each dirty chain is rewritten whole, in one transaction.
@@ -258,7 +265,10 @@ def _apply(plan, netns, current):
     if stale_sets:
         _run(netns, "ipset", "restore", input="".join(f"destroy {name}\n" for name in stale_sets), check=False)
     _save_state(netns, new_state)
-    deleted = _clear_conntrack(plan, netns, set(changed), set(set_changes)) if (changed or set_changes) else 0
+    # Only rules added, none of them ending a NIC's open egress: nothing allowed before is refused now.
+    widening = bool(plan.get("scope", {}).get("widening"))
+    deleted = _clear_conntrack(plan, netns, set(changed), set(set_changes)) if (
+        (changed or set_changes) and not widening) else 0
     return {"chains": sorted(changed), "sets": sorted(set_changes + stale_sets), "conntrack_deleted": deleted}
 
 
@@ -373,6 +383,8 @@ def _allowed(nic, rules, direction, entry, members):
 def reconcile(plan, netns):
     """Compare the live chains and sets with the plan, repair them, and report the drift:
     {"repaired": rules fixed, "chains": [chains that differed], "sets": [...], ...}."""
+    if plan.get("scope"):
+        raise FirewallError("The reconcile compares the whole host: it needs the plan of the whole host.")
     with _locked(netns):
         drift, chains_off = 0, []
         live_state = {"sets": {}}
@@ -450,6 +462,15 @@ def read_back(netns, nic_id):
 
 @operation("firewall.apply")
 def op_apply(plan, netns=""):
+    return apply_plan(plan, netns)
+
+
+@operation("firewall.apply_part")
+def op_apply_part(plan, netns=""):
+    """A plan of part of the host (plan["scope"]). Its own name, so that an agent which would take
+    it for the whole host (and remove every other chain) refuses it instead."""
+    if not plan.get("scope"):
+        raise FirewallError("firewall.apply_part takes the plan of part of a host.")
     return apply_plan(plan, netns)
 
 
