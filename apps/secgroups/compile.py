@@ -111,6 +111,7 @@ class HostState:
     remotes: set | None = None
 
 
+@functools.lru_cache(maxsize=65536)
 def short_id(value):
     """12 hex characters that stay the same for an object: its uuid's, or a hash of its id."""
     text = str(value).replace("-", "").lower()
@@ -360,6 +361,8 @@ def compile_host(state, scope=None):
                  for r in state.rules.get(gid, ())]
         plan["groups"][gid] = {"chains": list(group_chains(gid)), "rules": rules}
 
+    # Egress is open for a NIC until one of its groups holds an egress rule.
+    egress_groups = {gid for gid in data_groups if any(r.direction == "egress" for r in state.rules.get(gid, ()))}
     for family in FAMILIES:
         chains = plan[family]["chains"]
         sets = {gid: name for (gid, fam), name in needed_sets.items() if fam == family}
@@ -379,7 +382,7 @@ def compile_host(state, scope=None):
             into.append(f"-A {IN_CHAIN} -m physdev --physdev-out {dev} --physdev-is-bridged -j {ingress}")
         for nic in chain_nics:
             ingress, spoof, egress = nic_chains(nic.id)
-            default_allow = not any(r.direction == "egress" for gid in nic.group_ids for r in state.rules.get(gid, ()))
+            default_allow = egress_groups.isdisjoint(nic.group_ids)
             chains[ingress] = _ingress_chain(ingress, nic, nic.group_ids, family)
             chains[spoof] = _spoof_chain(spoof, nic, family)
             chains[egress] = _egress_chain(egress, nic, nic.group_ids, family, default_allow)
@@ -394,8 +397,8 @@ def compile_host(state, scope=None):
                     "egress_default": default_allow,
                 }
         if family == "v4" and scope is not None and scope.only_additions:
-            plan["scope"]["widening"] = not any(_loses_open_egress(nic, state.rules, scope.added_rules)
-                                                for nic in chain_nics)
+            plan["scope"]["widening"] = not _open_egress_ends(chain_nics, state.rules, egress_groups,
+                                                              scope.added_rules)
         if filtered:
             sg.append(f"-A {SG_CHAIN} -j {IN_CHAIN}")
             into.append(f"-A {IN_CHAIN} -j ACCEPT")
@@ -410,10 +413,10 @@ def compile_host(state, scope=None):
     return plan
 
 
-def _loses_open_egress(nic, rules, added):
-    """Whether rules `added` give the NIC its first egress rules (its open egress ends)."""
-    egress = [r for gid in nic.group_ids for r in rules.get(gid, ()) if r.direction == "egress"]
-    return bool(egress) and all(r.id in added for r in egress)
+def _open_egress_ends(nics, rules, egress_groups, added):
+    """Whether the rules `added` give one of `nics` its first egress rules (its open egress ends)."""
+    before = {gid for gid in egress_groups if any(r.direction == "egress" and r.id not in added for r in rules[gid])}
+    return any(not egress_groups.isdisjoint(n.group_ids) and before.isdisjoint(n.group_ids) for n in nics)
 
 
 @functools.lru_cache(maxsize=262144)

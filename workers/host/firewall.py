@@ -241,9 +241,14 @@ def _apply(plan, netns, current):
         cur = current.get(family, {"chains": {}, "jump": False})
         digests = {name: _digest(lines) for name, lines in planned.items()}
         dirty = [name for name in planned if cur["chains"].get(name) != digests[name]]
-        stale = [name for name in cur["chains"] if name not in planned and (owned is None or name in owned)]
-        if owned is not None:
-            digests = {**{n: d for n, d in cur["chains"].items() if n not in owned}, **digests}
+        if owned is None:
+            stale = [name for name in cur["chains"] if name not in planned]
+        else:
+            stale = [name for name in owned if name in cur["chains"] and name not in planned]
+            kept = dict(cur["chains"])
+            for name in stale:
+                del kept[name]
+            digests = {**kept, **digests}
         want_jump = table.top in planned
         payload = [f"*{table.table}"]
         # Declaring a chain that exists empties it: each dirty chain is rewritten whole, in one transaction.
