@@ -380,3 +380,57 @@ def test_applying_only_what_each_change_touched_keeps_the_host_as_its_whole_plan
     saved = (lab.hrun("iptables-save").stdout + lab.hrun("ip6tables-save").stdout + lab.hrun("ipset", "save").stdout
              + lab.hrun("ebtables-save", "-t", "nat").stdout)
     assert "nimbo" not in saved
+
+
+def test_long_chains_change_by_a_few_edits_and_stay_exactly_as_planned(lab, monkeypatch):
+    """A rule added to or removed from a long group chain is one -A / -D line, not the whole chain
+    again; what is left on the host is still exactly the plan, also when the chain drifted."""
+    vm = lab.guest("vm", "10.0.0.2", sshd=False)
+    peer = lab.guest("peer", "10.0.0.3", sshd=False)
+    ports = [Rule(f"p{i}", "ingress", "IPv4", TCP, 1000 + i, 1000 + i) for i in range(firewall.EDIT_MIN)]
+    icmp = Rule("icmp", "ingress", "IPv4", ICMP)
+    box = Sandbox(lab)
+    box.group("g", *ports[:10], icmp, *ports[10:])
+    box.nic(vm, "g")
+    box.apply()
+    gin = group_chains("g")[0]
+    payloads = []
+    real_run = firewall._run
+
+    def run(netns, *args, input=None, check=True):
+        if args[0] == "iptables-restore":
+            payloads.append(input)
+        return real_run(netns, *args, input=input, check=check)
+
+    monkeypatch.setattr(firewall, "_run", run)
+
+    def exact():
+        return firewall.reconcile(box.plan(), lab.host)["repaired"] == 0
+
+    box.group("g", *ports[:10], icmp, *ports[10:], Rule("new", "ingress", "IPv4", TCP, 22, 22))
+    assert box.apply()["chains"] == [gin]
+    assert payloads[-1].splitlines()[1:-1] == [box.plan()["v4"]["chains"][gin][-1]], "one -A line, no rewrite"
+    assert exact() and peer.ping(vm)
+
+    box.group("g", *ports, Rule("new", "ingress", "IPv4", TCP, 22, 22))  # the ICMP rule in the middle goes
+    box.apply()
+    assert payloads[-1].splitlines()[1:-1] == [f'-D {gin} -p icmp -m comment --comment "r:icmp" -j ACCEPT']
+    assert exact() and not peer.ping(vm)
+
+    # Drift the edits do not see (a rule deleted by hand) stays until the reconcile repairs it.
+    def delete_by_hand(rule):
+        lab.hrun("iptables", "-w", "-D", gin, "-p", "tcp", "-m", "tcp", "--dport", str(rule.port_min), "-m",
+                 "comment", "--comment", f"r:{rule.id}", "-j", "ACCEPT")
+
+    delete_by_hand(ports[5])
+    box.group("g", *ports)
+    box.apply()
+    assert firewall.reconcile(box.plan(), lab.host)["repaired"] == 1 and exact()
+
+    # A rule to remove that is not there any more: the -D fails, the applier reads the live chains
+    # and rewrites the chain whole.
+    delete_by_hand(ports[7])
+    box.group("g", *ports[:7], *ports[9:])
+    assert box.apply()["chains"] == [gin]
+    assert payloads[-1].startswith(f"*filter\n:{gin} - [0:0]\n"), "rewritten whole"
+    assert exact()

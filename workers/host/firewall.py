@@ -8,7 +8,8 @@ of the machine running this code is never touched.
   chains whose rules changed, the declarations of new chains and the removal of old ones. A plan
   may cover part of the host (plan["scope"]["chains"] names what it covers: the sync of one
   change); every other chain is then left as it is. What was last applied is remembered per
-  namespace (a digest per chain), so an apply reads nothing back from the kernel;
+  namespace (a digest per chain, and the lines of long chains, so that a rule added at the end
+  of a group's chain or removed from it is one -A / -D line), so an apply reads nothing back;
   iptables' own lock (-w) and a file lock per namespace serialise appliers.
 - Remote-group ipsets change by `ipset restore`: a temporary set is filled and swapped in.
 - One jump from FORWARD into nimbo-FORWARD; nothing else of the host's firewall is touched.
@@ -27,6 +28,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 from collections import Counter
 from contextlib import contextmanager
@@ -123,6 +125,59 @@ def _save_state(netns, state):
     os.replace(tmp, _state_path(netns))
 
 
+# A chain this long is remembered line by line after it is written, so that rules added at its end or
+# removed from it later become a few -A / -D lines instead of a rewrite of the whole chain (each rule
+# added costs its parsing, and with nf_tables a rewrite adds every rule again; a removal alone does
+# not even make the kernel check the table again). More changed lines than EDIT_MAX: rewritten.
+EDIT_MIN = 64
+EDIT_MAX = 32
+
+
+def _lines_dir(netns):
+    return os.path.join(STATE_DIR, f"{netns or 'host'}.lines")
+
+
+def _remembered(netns, family, chain, digest):
+    """The lines last written to `chain`, if remembered and still those of `digest`; else None."""
+    try:
+        with open(os.path.join(_lines_dir(netns), f"{family}.{chain}")) as fh:
+            lines = fh.read().split("\n")
+    except OSError:
+        return None
+    return lines if digest and _digest(lines) == digest else None
+
+
+def _remember(netns, family, chains, forget=()):
+    os.makedirs(_lines_dir(netns), exist_ok=True)
+    for chain, lines in chains.items():
+        path = os.path.join(_lines_dir(netns), f"{family}.{chain}")
+        if len(lines) < EDIT_MIN:
+            forget = [*forget, chain]
+            continue
+        with open(path + ".tmp", "w") as fh:
+            fh.write("\n".join(lines))
+        os.replace(path + ".tmp", path)
+    for chain in forget:
+        try:
+            os.remove(os.path.join(_lines_dir(netns), f"{family}.{chain}"))
+        except OSError:
+            pass
+
+
+def _edits(old, new):
+    """The -A / -D lines that turn chain `old` into `new` when rules were only added at its end or
+    only removed (every line of a chain is distinct: rules carry their id); None otherwise."""
+    if len(new) > len(old) and new[:len(old)] == old:
+        added = new[len(old):]
+        return added if len(added) <= EDIT_MAX else None
+    if len(new) < len(old) <= len(new) + EDIT_MAX:
+        keep = set(new)
+        removed = [line for line in old if line not in keep]
+        if len(removed) == len(old) - len(new) and [line for line in old if line in keep] == new:
+            return ["-D" + line[2:] for line in removed]
+    return None
+
+
 def _digest(lines):
     return hashlib.sha1("\n".join(lines).encode()).hexdigest()
 
@@ -217,10 +272,10 @@ def apply_plan(plan, netns, *, trust_cache=True):
             except FirewallError as exc:
                 # Someone changed the host behind our back: start again from what is really there.
                 log.warning("apply in %s from the cached state failed (%s); reading the live state", netns, exc)
-        return _apply(plan, netns, _live_state(netns))
+        return _apply(plan, netns, _live_state(netns), edits=False)
 
 
-def _apply(plan, netns, current):
+def _apply(plan, netns, current, edits=True):
     new_state = {"sets": {}}
     planned_sets = plan.get("ipsets", {})
     set_changes = []
@@ -250,11 +305,22 @@ def _apply(plan, netns, current):
                 del kept[name]
             digests = {**kept, **digests}
         want_jump = table.top in planned
+        edited = {}
+        if edits and family != "eb":
+            for name in dirty:
+                old = _remembered(netns, family, name, cur["chains"].get(name))
+                lines = _edits(old, planned[name]) if old is not None else None
+                if lines is not None:
+                    edited[name] = lines
+        rewritten = [name for name in dirty if name not in edited]
         payload = [f"*{table.table}"]
-        # Declaring a chain that exists empties it: each dirty chain is rewritten whole, in one transaction.
-        payload += [f":{name} {table.policy}" + (" [0:0]" if table.commit else "") for name in dirty + stale]
-        for name in dirty:
+        # Declaring a chain that exists empties it: each dirty chain is rewritten whole (or edited), in
+        # one transaction.
+        payload += [f":{name} {table.policy}" + (" [0:0]" if table.commit else "") for name in rewritten + stale]
+        for name in rewritten:
             payload += planned[name]
+        for lines in edited.values():
+            payload += lines
         if want_jump and not cur.get("jump"):
             payload.append(f"-I {table.hook} 1 -j {table.top}")
         if not want_jump and cur.get("jump"):
@@ -264,6 +330,8 @@ def _apply(plan, netns, current):
             if table.commit:
                 payload.append("COMMIT")
             _run(netns, *table.restore, input="\n".join(payload) + "\n")
+        if family != "eb":
+            _remember(netns, family, {name: planned[name] for name in dirty}, forget=stale)
         changed += dirty + stale
         new_state[family] = {"chains": digests, "jump": want_jump}
 
@@ -491,6 +559,7 @@ def op_read_back(nic_id, netns=""):
 
 def forget(netns):
     """Drop what this module remembers of a namespace that is gone (its state and lock files)."""
+    shutil.rmtree(_lines_dir(netns), ignore_errors=True)
     for suffix in (".json", ".lock"):
         try:
             os.remove(os.path.join(STATE_DIR, f"{netns or 'host'}{suffix}"))
