@@ -98,6 +98,9 @@ class Nic:
     ips: tuple = ()
     group_ids: tuple = ()
     dns_servers: tuple = ()  # the router's addresses the NIC may always ask for DNS
+    # Where the NIC's lines go in the dispatch chains (then by id): its creation time, so that a new
+    # NIC's lines come last and the applier adds them without rewriting the chains.
+    order: str = ""
 
 
 @dataclass
@@ -336,7 +339,7 @@ def compile_host(state, scope=None):
     The plan says what it covers in plan["scope"]["chains"]; the applier leaves every other chain
     as it is."""
     plan = {"v4": {"chains": {}}, "v6": {"chains": {}}, "eb": {"chains": {}}, "ipsets": {}, "nics": {}, "groups": {}}
-    filtered = sorted((n for n in state.nics if n.group_ids), key=lambda n: n.id)
+    filtered = sorted((n for n in state.nics if n.group_ids), key=lambda n: (n.order, n.id))
     used_groups = sorted({gid for nic in filtered for gid in nic.group_ids})
     if scope is None:
         chain_nics, chain_groups, data_groups = filtered, used_groups, used_groups

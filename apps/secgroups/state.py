@@ -18,17 +18,17 @@ def host_state(host, scope=None):
     it names or reaches (compile.scope_closure), so the cost follows the change, not the host."""
     refs = (SecurityGroupNicRef.objects.filter(vm_nic__vm_instance__host=host).order_by("vm_nic_id", "created")
             .values_list("vm_nic_id", "security_group_id", "vm_nic__internal_name", "vm_nic__mac", "vm_nic__ip",
-                         "vm_nic__l3_network_id"))
+                         "vm_nic__l3_network_id", "vm_nic__created"))
     nic_groups, nic_rows = defaultdict(list), {}
-    for nic_id, group_id, device, mac, ip, l3_id in refs:
-        nic_rows[nic_id] = (device, mac, ip, l3_id)
+    for nic_id, group_id, device, mac, ip, l3_id, created in refs:
+        nic_rows[nic_id] = (device, mac, ip, l3_id, created)
         nic_groups[nic_id].append(str(group_id))
     used = {gid for gids in nic_groups.values() for gid in gids}
     dns = _router_addresses([row[3] for row in nic_rows.values()])
     nics = [
         Nic(id=str(pk), device=device, mac=mac, ips=tuple(a for a in [ip] if a), group_ids=tuple(nic_groups[pk]),
-            dns_servers=dns.get(l3_id, ()))
-        for pk, (device, mac, ip, l3_id) in nic_rows.items()
+            dns_servers=dns.get(l3_id, ()), order=created.isoformat() if created else "")
+        for pk, (device, mac, ip, l3_id, created) in nic_rows.items()
     ]
     remotes = None
     if scope is None:

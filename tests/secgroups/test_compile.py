@@ -214,7 +214,9 @@ def test_a_long_chain_changes_by_edits_only_when_rules_were_appended_or_removed(
     old = ["-A c -p tcp -j ACCEPT", "-A c -p udp -j ACCEPT", "-A c -p icmp -j ACCEPT"]
     assert firewall._edits(old, [*old, "-A c -p gre -j ACCEPT"]) == ["-A c -p gre -j ACCEPT"]
     assert firewall._edits(old, [old[0], old[2]]) == ["-D c -p udp -j ACCEPT"]
-    assert firewall._edits(old, ["-A c -p gre -j ACCEPT", *old]) is None, "inserted before: rewritten"
+    assert firewall._edits(old, [old[0], old[1], "-A c -p gre -j ACCEPT", old[2]]) == [
+        "-D c -p icmp -j ACCEPT", "-A c -p gre -j ACCEPT", "-A c -p icmp -j ACCEPT"], "before the last line"
+    assert firewall._edits(old, ["-A c -p gre -j ACCEPT", *old]) is None, "the whole chain would move: rewritten"
     assert firewall._edits(old, [old[0], old[2], old[1]]) is None, "reordered: rewritten"
     assert firewall._edits(old, [old[0], "-A c -p gre -j ACCEPT"]) is None, "removed and added: rewritten"
     many = [*old, *(f"-A c -p tcp --dport {p} -j ACCEPT" for p in range(firewall.EDIT_MAX + 1))]

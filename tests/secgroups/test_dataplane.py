@@ -434,3 +434,40 @@ def test_long_chains_change_by_a_few_edits_and_stay_exactly_as_planned(lab, monk
     assert box.apply()["chains"] == [gin]
     assert payloads[-1].startswith(f"*filter\n:{gin} - [0:0]\n"), "rewritten whole"
     assert exact()
+
+
+def test_a_nic_joining_or_leaving_a_busy_host_edits_the_dispatch_chains(lab, monkeypatch):
+    """On a host with many filtered NICs, a new NIC's dispatch lines come last (NICs are ordered by
+    creation) and are added as a few lines; a leaving NIC's are deleted; the host stays its plan."""
+    vm = lab.guest("vm", "10.0.0.2", sshd=False)
+    peer = lab.guest("peer", "10.0.0.3", sshd=False)
+    others = [Nic(f"other{i}", f"{lab.prefix}o{i}", f"52:54:00:00:01:{i:02x}", (f"10.0.1.{i + 2}",), ("g",),
+                  order=f"{i:04d}") for i in range(firewall.EDIT_MIN)]  # ports of other VMs (no devices)
+    rules = {"g": egress_defaults("g")}
+    nic = Nic("vm-nic", vm.device, vm.mac, (vm.ip,), ("g",), order="9999")
+
+    def plan(*extra, scope=None):
+        return compile_host(HostState(nics=[*others, *extra], rules=rules), scope)
+
+    firewall.apply_plan(plan(), lab.host)
+    payloads = []
+    real_run = firewall._run
+
+    def run(netns, *args, input=None, check=True):
+        if args[0] == "iptables-restore":
+            payloads.append(input)
+        return real_run(netns, *args, input=input, check=check)
+
+    monkeypatch.setattr(firewall, "_run", run)
+    assert peer.ping(vm)
+    firewall.apply_plan(plan(nic, scope=Scope(nics=frozenset({nic.id}), groups=frozenset({"g"}))), lab.host)
+    assert not any(line.startswith((":nimbo-FORWARD", ":nimbo-sg", ":nimbo-in")) for line in payloads[-1].splitlines())
+    assert "-D nimbo-sg -j nimbo-in" in payloads[-1] and "-D nimbo-in -j ACCEPT" in payloads[-1]
+    assert firewall.reconcile(plan(nic), lab.host)["repaired"] == 0
+    assert not peer.ping(vm), "filtered from now on: ingress is denied"
+
+    firewall.apply_plan(plan(scope=Scope(nics=frozenset({nic.id}), groups=frozenset({"g"}))), lab.host)
+    dispatch = [line for line in payloads[-1].splitlines() if " nimbo-FORWARD " in line or " nimbo-sg " in line]
+    assert dispatch and all(line.startswith("-D ") for line in dispatch)
+    assert firewall.reconcile(plan(), lab.host)["repaired"] == 0
+    assert peer.ping(vm)

@@ -165,11 +165,20 @@ def _remember(netns, family, chains, forget=()):
 
 
 def _edits(old, new):
-    """The -A / -D lines that turn chain `old` into `new` when rules were only added at its end or
-    only removed (every line of a chain is distinct: rules carry their id); None otherwise."""
-    if len(new) > len(old) and new[:len(old)] == old:
-        added = new[len(old):]
-        return added if len(added) <= EDIT_MAX else None
+    """The -A / -D lines that turn chain `old` into `new` (every line of a chain is distinct: rules
+    carry their id, dispatch lines their device) when rules were only removed, or only added at
+    one place: the lines after that place are taken out and added again after the new ones (a new
+    NIC's dispatch lines go before the chain's last line). None when that is not the case, or when
+    it would take more than EDIT_MAX lines or move half the chain."""
+    if len(new) > len(old):
+        same = 0
+        while same < len(old) and old[same] == new[same]:
+            same += 1
+        tail = old[same:]
+        if (new[len(new) - len(tail):] != tail or len(new) - len(old) + 2 * len(tail) > EDIT_MAX
+                or 2 * len(tail) >= len(old)):
+            return None
+        return ["-D" + line[2:] for line in tail] + new[same:]
     if len(new) < len(old) <= len(new) + EDIT_MAX:
         keep = set(new)
         removed = [line for line in old if line not in keep]
