@@ -8,6 +8,7 @@ the last shape, of which the rule-id comments take about a third); removing rule
 it. The last part runs the same worst case through the database and the sync job (inline).
 """
 
+import functools
 import secrets
 import statistics
 import subprocess
@@ -62,21 +63,25 @@ def _shape(label, vms, rules_per_vm, shared):
         compile_s, plan = _timed(lambda: compile_host(state))
         total = sum(len(c) for fam in ("v4", "v6") for c in plan[fam]["chains"].values())
         apply_s, _ = _timed(lambda: firewall.apply_plan(plan, netns))
+
         # One rule added to the group of the first VM, then removed again (the connections it let in
         # are looked for and cut as well): the sync job compiles and applies what the change touched.
         # Each a few times, the median kept: one sample right after a big apply says more about the
         # kernel still freeing the old rules than about the change.
+        def change(scope):
+            return firewall.apply_plan(compile_host(state, scope), netns)
+
         rule_times, removed_times = [], []
         for index in range(REPEAT):
             added = Rule(f"new{index}", "ingress", "IPv4", 6, 22, 22)
             rules[groups[0]] = [*rules[groups[0]], added]
             scope = Scope(groups=frozenset({groups[0]}), added_rules=frozenset({added.id}), only_additions=True)
-            elapsed, result = _timed(lambda: firewall.apply_plan(compile_host(state, scope), netns))  # noqa: B023
+            elapsed, result = _timed(functools.partial(change, scope))
             rule_times.append(elapsed)
             rule_chains = len(result["chains"])
             rules[groups[0]] = rules[groups[0]][:-1]
             scope = Scope(groups=frozenset({groups[0]}))
-            removed_times.append(_timed(lambda: firewall.apply_plan(compile_host(state, scope), netns))[0])  # noqa: B023
+            removed_times.append(_timed(functools.partial(change, scope))[0])
         rule_s, removed_s = statistics.median(rule_times), statistics.median(removed_times)
         # One VM added (with its own group when groups are per VM), and removed again.
         gid = "shared" if shared else "gnew"
@@ -87,13 +92,13 @@ def _shape(label, vms, rules_per_vm, shared):
             new = _nic(vms + index, [gid])
             scope = Scope(nics=frozenset({new.id}), groups=frozenset({gid}))
             state.nics = [*nics, new]
-            elapsed, result = _timed(lambda: firewall.apply_plan(compile_host(state, scope), netns))  # noqa: B023
+            elapsed, result = _timed(functools.partial(change, scope))
             vm_times.append(elapsed)
             vm_chains = len(result["chains"])
             state.nics = list(nics)
-            firewall.apply_plan(compile_host(state, scope), netns)
+            change(scope)
         vm_s = statistics.median(vm_times)
-        # Membership change of a remote group: the set, and the open connections of the NICs whose rules use it.
+        # Membership change of a remote group: the set, and the open connections of the NICs naming it.
         state.members = {remote: members[remote][1:]}
         scope = Scope(members=frozenset({remote}))
         member_s, result_m = _timed(lambda: firewall.apply_plan(compile_host(state, scope), netns))
