@@ -86,10 +86,9 @@ def reconcile_all(ctx=None):
 
 def reconcile_all_scheduled():
     """The periodic entry point (RQ scheduler): reconcile, then schedule the next round."""
-    from .sync import RECONCILE_KEY, _redis, schedule_reconcile
+    from apps.core.periodic import next_round_after
 
-    try:
+    from .sync import RECONCILE_KEY, schedule_reconcile
+
+    with next_round_after(RECONCILE_KEY, schedule_reconcile):
         reconcile_all()
-    finally:
-        _redis().delete(RECONCILE_KEY)
-        schedule_reconcile()

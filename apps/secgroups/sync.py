@@ -129,13 +129,9 @@ def sync_started(host_id):
 
 def schedule_reconcile(delay=RECONCILE_INTERVAL):
     """Make sure one reconcile of every host is scheduled (the job schedules the next one)."""
-    import datetime
+    from apps.core.periodic import schedule_once
 
-    import django_rq
-
-    if _redis().set(RECONCILE_KEY, "1", nx=True, ex=delay + 30):
-        django_rq.get_queue("default").enqueue_in(datetime.timedelta(seconds=delay),
-                                                  "apps.secgroups.jobs.reconcile_all_scheduled")
+    schedule_once(RECONCILE_KEY, "apps.secgroups.jobs.reconcile_all_scheduled", delay)
 
 
 # --- reaching the host agent --------------------------------------------------------------------

@@ -212,21 +212,14 @@ def check_routers():
 
 def schedule_reconcile(delay=RECONCILE_INTERVAL):
     """Make sure one check of every router is scheduled (each round schedules the next)."""
-    import datetime
+    from apps.core.periodic import schedule_once
 
-    import django_rq
-
-    if django_rq.get_connection("default").set(RECONCILE_KEY, "1", nx=True, ex=delay + 30):
-        django_rq.get_queue("default").enqueue_in(datetime.timedelta(seconds=delay),
-                                                  "apps.vrouter.routers.reconcile_routers_scheduled")
+    schedule_once(RECONCILE_KEY, "apps.vrouter.routers.reconcile_routers_scheduled", delay)
 
 
 def reconcile_routers_scheduled():
     """The periodic entry point (RQ scheduler): check every router, then schedule the next round."""
-    import django_rq
+    from apps.core.periodic import next_round_after
 
-    try:
+    with next_round_after(RECONCILE_KEY, schedule_reconcile):
         return check_routers()
-    finally:
-        django_rq.get_connection("default").delete(RECONCILE_KEY)
-        schedule_reconcile()
