@@ -95,8 +95,17 @@ def connection():
     import libvirt
 
     with _lock:
-        if _conn is None or not _conn.isAlive():
-            _conn = libvirt.open(URI)
+        if _conn is not None:
+            try:
+                _conn.getLibVersion()  # isAlive() still says yes for a daemon that went away: ask it
+                return _conn
+            except libvirt.libvirtError:
+                try:
+                    _conn.close()
+                except libvirt.libvirtError:
+                    pass
+                _conn = None
+        _conn = libvirt.open(URI)
         return _conn
 
 
