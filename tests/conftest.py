@@ -46,3 +46,9 @@ def rq_queue(settings):
     empty()
     yield queue
     empty()
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    """PBKDF2 costs about a second per user created; tests check who may log in, not the hash's strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
