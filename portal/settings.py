@@ -163,6 +163,9 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
+    # JSON objects only: every view reads request.data as a dict (see apps/core/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["apps.core.api.parsers.JSONObjectParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_PAGINATION_CLASS": "apps.core.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -185,5 +188,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
         "nimbo": {"handlers": ["console"], "level": os.environ.get("NIMBO_LOG_LEVEL", "INFO")},
+        # A 500's traceback (Django's default only prints it with DEBUG on, or mails it).
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }

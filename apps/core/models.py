@@ -4,12 +4,44 @@ import uuid
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from .choices import JobState
+from .validators import CONTROL_CHARACTERS, CONTROL_MESSAGE, LINE_CONTROL_CHARACTERS
 
 
-class BaseModel(models.Model):
+class CleanTextMixin:
+    """full_clean() refuses NUL and other control characters in every text field, named.
+
+    One place for every model's text (names, descriptions, paths, usernames...), so the admin,
+    the wizards and the API refuse the same input; PostgreSQL could not store a NUL anyway.
+    A one-line CharField refuses line breaks and tabs too; a TextField keeps them.
+    """
+
+    def clean_fields(self, exclude=None):
+        errors = {}
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        for field in self._meta.concrete_fields:
+            if (exclude and field.name in exclude) or field.name in errors:
+                continue
+            if isinstance(field, models.TextField):
+                pattern = CONTROL_CHARACTERS
+            elif isinstance(field, models.CharField):
+                pattern = LINE_CONTROL_CHARACTERS
+            else:
+                continue
+            value = getattr(self, field.attname)
+            if isinstance(value, str) and pattern.search(value):
+                errors[field.name] = [ValidationError(CONTROL_MESSAGE, code="control_characters")]
+        if errors:
+            raise ValidationError(errors)
+
+
+class BaseModel(CleanTextMixin, models.Model):
     """What every resource has: a uuid, a name, a description and its creation/update times."""
 
     uuid = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False, verbose_name="UUID")
@@ -69,6 +101,15 @@ class Job(models.Model):
 
     def __str__(self):
         return f"{self.kind} ({self.state})"
+
+    def save(self, *args, **kwargs):
+        # An error message may quote what failed (a file name, a host's output): PostgreSQL cannot
+        # store a NUL, and the record of a failure must never fail to save in its turn.
+        for name in ("error", "traceback", "target_name"):
+            value = getattr(self, name)
+            if value and "\x00" in value:
+                setattr(self, name, value.replace("\x00", "\\x00"))
+        super().save(*args, **kwargs)
 
     @property
     def is_done(self):

@@ -19,7 +19,14 @@ def job_detail(request, uuid):
 @staff_member_required
 def recent_events(request):
     """Jobs that ended after ?since= (ISO time): what the toasts show when websockets are down."""
-    since = parse_datetime(request.GET.get("since", "") or "")
+    raw = request.GET.get("since", "") or ""
+    try:
+        since = parse_datetime(raw)
+    except ValueError:  # well formed but impossible, e.g. month 13
+        since = None
+    if raw and since is None:
+        return JsonResponse({"error": {"code": "invalid", "message": "Give since as an ISO 8601 time, e.g. "
+                                       "2026-01-31T10:00:00Z.", "field": "since"}}, status=400)
     now = timezone.now()  # taken before the query: nothing that ends in between is skipped later
     jobs = Job.objects.filter(finished__isnull=False, finished__lte=now)
     if since:

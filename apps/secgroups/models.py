@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from apps.core.models import BaseModel
+from apps.core.models import BaseModel, CleanTextMixin
 
 from .choices import Direction, Ethertype, protocol_label
 
@@ -32,7 +32,7 @@ class SecurityGroup(BaseModel):
         verbose_name = "security group"
 
 
-class SecurityGroupRule(models.Model):
+class SecurityGroupRule(CleanTextMixin, models.Model):
     """One allow rule, stored once in the neutral (Neutron) form and shown in ZStack's form too.
 
     protocol: None = any, else an IP protocol number. For ICMP, port_range_min/max hold the

@@ -4,7 +4,7 @@ Bad input never becomes a 500: typed Nimbo errors, Django validation errors, ref
 (ProtectedError -> 409 naming what still uses the object) and DRF's own errors all land here.
 """
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, ValidationError
 from django.db import IntegrityError
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404
@@ -65,6 +65,10 @@ def exception_handler(exc, context):
         return error_response(404, "not_found", "Not found.")
     if isinstance(exc, PermissionDenied):
         return error_response(403, "permission_denied", "You do not have permission to perform this action.")
+    if isinstance(exc, (RequestDataTooBig, TooManyFieldsSent)):
+        return error_response(413, "too_large", "The request body is too large.")
+    if isinstance(exc, drf.ParseError) and getattr(exc, "field", None):
+        return error_response(400, "parse_error", str(exc.detail), exc.field)
     if isinstance(exc, drf.ValidationError):
         field, message, code = _first_drf_error(exc.detail)
         return error_response(400, str(code), message, field)
