@@ -44,23 +44,14 @@ membership change rewrites the set only. A NIC in no group gets no chain at all.
 """
 
 import functools
-import hashlib
 import ipaddress
 from dataclasses import dataclass, field
 
-TOP_CHAIN = "nimbo-FORWARD"
-L2_TOP_CHAIN = "nimbo-PREROUTING"
-SG_CHAIN = "nimbo-sg"
-IN_CHAIN = "nimbo-in"
-CHAIN_PREFIX = "nimbo-"
+from workers.host.sgnames import (ICMP_PROTOCOLS, IN_CHAIN, L2_TOP_CHAIN, PORT_PROTOCOLS, PROTOCOL_NAMES, SG_CHAIN,
+                                  TOP_CHAIN, group_chains, ipset_name, l2_chain, nic_chains)
+
 FAMILIES = ("v4", "v6")
 ETHERTYPE_FAMILY = {"IPv4": "v4", "IPv6": "v6"}
-
-# Protocol numbers as iptables-save prints them (its names come from /etc/protocols).
-PROTOCOL_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 47: "gre", 50: "esp", 51: "ah", 58: "ipv6-icmp", 132: "sctp"}
-PORT_PROTOCOLS = {6, 17, 132}
-ICMP_PROTOCOLS = {1, 58}
-ANY = "any"
 # A TCP segment that is not a SYN yet has no conntrack entry (its entry was deleted with the rule
 # that allowed it): never let conntrack pick the stream up again half-way.
 MIDSTREAM = "-p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -m conntrack --ctstate NEW"
@@ -114,37 +105,6 @@ class HostState:
     remotes: set | None = None
 
 
-@functools.lru_cache(maxsize=65536)
-def short_id(value):
-    """12 hex characters that stay the same for an object: its uuid's, or a hash of its id."""
-    text = str(value).replace("-", "").lower()
-    if len(text) >= 12 and all(c in "0123456789abcdef" for c in text[:12]):
-        return text[:12]
-    return hashlib.sha1(str(value).encode()).hexdigest()[:12]
-
-
-def nic_chains(nic_id):
-    """(ingress, defaults, egress) chain names: at most 20 characters (iptables allows 28)."""
-    key = short_id(nic_id)
-    return f"nimbo-i-{key}", f"nimbo-s-{key}", f"nimbo-o-{key}"
-
-
-def l2_chain(nic_id):
-    """The NIC's ebtables chain (MAC and ARP anti-spoofing): 20 characters (ebtables allows 31)."""
-    return f"nimbo-l-{short_id(nic_id)}"
-
-
-def group_chains(group_id):
-    """(ingress, egress) chains holding a group's rules, shared by every NIC of the group on the host."""
-    key = short_id(group_id)
-    return f"nimbo-gi-{key}", f"nimbo-ge-{key}"
-
-
-def ipset_name(group_id, family):
-    """The set of a group's member addresses (at most 19 characters; ipset allows 31)."""
-    return f"nimbo-g{short_id(group_id)}-{family[1]}"
-
-
 def is_v6(address):
     return ":" in address
 
@@ -155,7 +115,7 @@ def _host_prefix(address):
 
 
 @functools.lru_cache(maxsize=65536)
-def _canonical_prefix(prefix, family):
+def _canonical_prefix(prefix):
     """A CIDR as iptables-save prints it (0.0.0.0/0 and ::/0 are omitted entirely)."""
 
     network = ipaddress.ip_network(prefix, strict=False)
@@ -176,7 +136,7 @@ def rule_match(rule, members_set=None):
     parts = []
     remote_flag = "-s" if rule.direction == "ingress" else "-d"
     if rule.remote_ip_prefix:
-        prefix = _canonical_prefix(rule.remote_ip_prefix, rule.family)
+        prefix = _canonical_prefix(rule.remote_ip_prefix)
         if prefix:
             parts.append(f"{remote_flag} {prefix}")
     proto = rule.protocol
@@ -199,7 +159,7 @@ def rule_match(rule, members_set=None):
     return " ".join(parts)
 
 
-def _ingress_chain(chain, nic, group_ids, family):
+def _ingress_chain(chain, group_ids, family):
     lines = [
         f"-A {chain} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
         f"-A {chain} -m conntrack --ctstate INVALID -j DROP",
@@ -386,7 +346,7 @@ def compile_host(state, scope=None):
         for nic in chain_nics:
             ingress, spoof, egress = nic_chains(nic.id)
             default_allow = egress_groups.isdisjoint(nic.group_ids)
-            chains[ingress] = _ingress_chain(ingress, nic, nic.group_ids, family)
+            chains[ingress] = _ingress_chain(ingress, nic.group_ids, family)
             chains[spoof] = _spoof_chain(spoof, nic, family)
             chains[egress] = _egress_chain(egress, nic, nic.group_ids, family, default_allow)
             if family == "v4":

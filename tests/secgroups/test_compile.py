@@ -19,8 +19,9 @@ def test_chain_names_are_stable_and_fit_iptables_limit():
     names = nic_chains(NIC)
     assert names == ("nimbo-i-5b1d6a3e7c1f", "nimbo-s-5b1d6a3e7c1f", "nimbo-o-5b1d6a3e7c1f")
     assert all(len(n) <= 28 for n in names)
-    assert nic_chains("not-a-uuid") == nic_chains("not-a-uuid") and len(nic_chains("x" * 99)[0]) <= 28
-    assert firewall.short_id(NIC) == "5b1d6a3e7c1f" and firewall.short_id("x" * 99) == nic_chains("x" * 99)[0][8:]
+    # An id that is not a uuid: 12 hex characters of its SHA-1, the same at every call.
+    assert nic_chains("not-a-uuid") == ("nimbo-i-b331439aaf85", "nimbo-s-b331439aaf85", "nimbo-o-b331439aaf85")
+    assert nic_chains("x" * 99)[0] == "nimbo-i-5711f817fca4"
     assert len(ipset_name(NIC, "v6")) <= 31
     assert l2_chain(NIC) == "nimbo-l-5b1d6a3e7c1f" and len(l2_chain("x" * 99)) <= 31  # ebtables' limit
 
@@ -219,5 +220,5 @@ def test_a_long_chain_changes_by_edits_only_when_rules_were_appended_or_removed(
     assert firewall._edits(old, ["-A c -p gre -j ACCEPT", *old]) is None, "the whole chain would move: rewritten"
     assert firewall._edits(old, [old[0], old[2], old[1]]) is None, "reordered: rewritten"
     assert firewall._edits(old, [old[0], "-A c -p gre -j ACCEPT"]) is None, "removed and added: rewritten"
-    many = [*old, *(f"-A c -p tcp --dport {p} -j ACCEPT" for p in range(firewall.EDIT_MAX + 1))]
+    many = [*old, *(f"-A c -p tcp --dport {p} -j ACCEPT" for p in range(firewall.MAX_EDIT_LINES + 1))]
     assert firewall._edits(old, many) is None and firewall._edits(many, old) is None, "too many: rewritten"

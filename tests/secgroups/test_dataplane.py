@@ -387,7 +387,7 @@ def test_long_chains_change_by_a_few_edits_and_stay_exactly_as_planned(lab, monk
     again; what is left on the host is still exactly the plan, also when the chain drifted."""
     vm = lab.guest("vm", "10.0.0.2", sshd=False)
     peer = lab.guest("peer", "10.0.0.3", sshd=False)
-    ports = [Rule(f"p{i}", "ingress", "IPv4", TCP, 1000 + i, 1000 + i) for i in range(firewall.EDIT_MIN)]
+    ports = [Rule(f"p{i}", "ingress", "IPv4", TCP, 1000 + i, 1000 + i) for i in range(firewall.LONG_CHAIN)]
     icmp = Rule("icmp", "ingress", "IPv4", ICMP)
     box = Sandbox(lab)
     box.group("g", *ports[:10], icmp, *ports[10:])
@@ -442,7 +442,7 @@ def test_a_nic_joining_or_leaving_a_busy_host_edits_the_dispatch_chains(lab, mon
     vm = lab.guest("vm", "10.0.0.2", sshd=False)
     peer = lab.guest("peer", "10.0.0.3", sshd=False)
     others = [Nic(f"other{i}", f"{lab.prefix}o{i}", f"52:54:00:00:01:{i:02x}", (f"10.0.1.{i + 2}",), ("g",),
-                  order=f"{i:04d}") for i in range(firewall.EDIT_MIN)]  # ports of other VMs (no devices)
+                  order=f"{i:04d}") for i in range(firewall.LONG_CHAIN)]  # ports of other VMs (no devices)
     rules = {"g": egress_defaults("g")}
     nic = Nic("vm-nic", vm.device, vm.mac, (vm.ip,), ("g",), order="9999")
 

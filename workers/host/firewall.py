@@ -36,11 +36,10 @@ from dataclasses import dataclass
 
 from .errors import HostError
 from .ops import operation
+from .sgnames import (DHCP_PORTS, GROUP_EGRESS_PREFIX, GROUP_INGRESS_PREFIX, ICMP_PROTOCOLS, L2_TOP_CHAIN,
+                      PORT_PROTOCOLS, PREFIX, TOP_CHAIN, UDP, l2_chain, nic_chains)
 
 log = logging.getLogger("nimbo.host.firewall")
-
-TOP_CHAIN = "nimbo-FORWARD"
-PREFIX = "nimbo-"
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ TABLES = {
                 TOP_CHAIN, "-", True),
     # Checked as frames enter the bridge, before it learns their source MAC (see apps.secgroups.compile).
     "eb": Table(("ebtables-save", "-t", "nat"), ("ebtables-restore", "--noflush"), "nat", "PREROUTING",
-                "nimbo-PREROUTING", "RETURN", False),
+                L2_TOP_CHAIN, "RETURN", False),
 }
 STATE_DIR = os.environ.get("NIMBO_FIREWALL_STATE", "/run/nimbo/firewall")
 
@@ -125,12 +124,13 @@ def _save_state(netns, state):
     os.replace(tmp, _state_path(netns))
 
 
-# A chain this long is remembered line by line after it is written, so that rules added at its end or
-# removed from it later become a few -A / -D lines instead of a rewrite of the whole chain (each rule
-# added costs its parsing, and with nf_tables a rewrite adds every rule again; a removal alone does
-# not even make the kernel check the table again). More changed lines than EDIT_MAX: rewritten.
-EDIT_MIN = 64
-EDIT_MAX = 32
+# A chain of at least LONG_CHAIN lines is remembered line by line after it is written, so that rules
+# added at its end or removed from it later become a few -A / -D lines instead of a rewrite of the
+# whole chain (each rule added costs its parsing, and with nf_tables a rewrite adds every rule again;
+# a removal alone does not even make the kernel check the table again). A change that would take
+# more than MAX_EDIT_LINES lines rewrites the chain instead.
+LONG_CHAIN = 64
+MAX_EDIT_LINES = 32
 
 
 def _lines_dir(netns):
@@ -151,7 +151,7 @@ def _remember(netns, family, chains, forget=()):
     os.makedirs(_lines_dir(netns), exist_ok=True)
     for chain, lines in chains.items():
         path = os.path.join(_lines_dir(netns), f"{family}.{chain}")
-        if len(lines) < EDIT_MIN:
+        if len(lines) < LONG_CHAIN:
             forget = [*forget, chain]
             continue
         with open(path + ".tmp", "w") as fh:
@@ -169,17 +169,17 @@ def _edits(old, new):
     carry their id, dispatch lines their device) when rules were only removed, or only added at
     one place: the lines after that place are taken out and added again after the new ones (a new
     NIC's dispatch lines go before the chain's last line). None when that is not the case, or when
-    it would take more than EDIT_MAX lines or move half the chain."""
+    it would take more than MAX_EDIT_LINES lines or move half the chain."""
     if len(new) > len(old):
         same = 0
         while same < len(old) and old[same] == new[same]:
             same += 1
         tail = old[same:]
-        if (new[len(new) - len(tail):] != tail or len(new) - len(old) + 2 * len(tail) > EDIT_MAX
+        if (new[len(new) - len(tail):] != tail or len(new) - len(old) + 2 * len(tail) > MAX_EDIT_LINES
                 or 2 * len(tail) >= len(old)):
             return None
         return ["-D" + line[2:] for line in tail] + new[same:]
-    if len(new) < len(old) <= len(new) + EDIT_MAX:
+    if len(new) < len(old) <= len(new) + MAX_EDIT_LINES:
         keep = set(new)
         removed = [line for line in old if line not in keep]
         if len(removed) == len(old) - len(new) and [line for line in old if line in keep] == new:
@@ -284,7 +284,29 @@ def apply_plan(plan, netns, *, trust_cache=True):
         return _apply(plan, netns, _live_state(netns), edits=False)
 
 
-def _apply(plan, netns, current, edits=True):
+@dataclass
+class Changes:
+    """What one apply must do to a host, decided from the plan and the host's current state alone.
+
+    Every payload is the exact text its restore command reads; an empty one means "nothing to run"."""
+
+    sets: str  # `ipset restore`: fill the changed sets (a temporary set swapped in), before any rule uses them
+    restores: dict  # family -> its table's restore payload: chains declared, rewritten, edited, removed
+    written: dict  # family -> {chain: its planned lines} of every chain written (to remember for later edits)
+    removed: dict  # family -> [chains removed]
+    destroy_sets: list  # sets no rule uses any more: destroyed once the chains that used them are gone
+    chains: list  # the chains that change, in the order of the tables
+    changed_sets: list
+    state: dict  # the host's state once this is done (a digest per chain and set, and the jumps)
+
+
+def plan_changes(plan, current, remembered=None):
+    """What must change to take a host from `current` (digests per chain and set, and whether each
+    table's jump is there: what `_live_state` reads or the last apply saved) to `plan`.
+
+    `remembered(family, chain, digest)` gives the lines last written to a long chain if they still
+    are those of `digest` (else None): such a chain changes by a few -A / -D lines when it can
+    (`_edits`). Without it every changed chain is rewritten whole. Pure: it runs nothing."""
     new_state = {"sets": {}}
     planned_sets = plan.get("ipsets", {})
     set_changes = []
@@ -294,12 +316,10 @@ def _apply(plan, netns, current, edits=True):
         if current["sets"].get(name) != digest:
             set_changes.append(name)
     stale_sets = [name for name in current["sets"] if name not in planned_sets]
-    if set_changes:
-        _restore_sets(netns, planned_sets, set_changes, current["sets"])
 
     # A plan for part of the host (a scope) names the chains it covers: the others stay as they are.
     owned = set(plan["scope"]["chains"]) if plan.get("scope") else None
-    changed = []
+    changed, restores, written, removed = [], {}, {}, {}
     for family, table in TABLES.items():
         planned = _planned_chains(plan, family)
         cur = current.get(family, {"chains": {}, "jump": False})
@@ -315,9 +335,9 @@ def _apply(plan, netns, current, edits=True):
             digests = {**kept, **digests}
         want_jump = table.top in planned
         edited = {}
-        if edits and family != "eb":
+        if remembered is not None and family != "eb":
             for name in dirty:
-                old = _remembered(netns, family, name, cur["chains"].get(name))
+                old = remembered(family, name, cur["chains"].get(name))
                 lines = _edits(old, planned[name]) if old is not None else None
                 if lines is not None:
                     edited[name] = lines
@@ -338,23 +358,20 @@ def _apply(plan, netns, current, edits=True):
         if len(payload) > 1:
             if table.commit:
                 payload.append("COMMIT")
-            _run(netns, *table.restore, input="\n".join(payload) + "\n")
+            restores[family] = "\n".join(payload) + "\n"
+        else:
+            restores[family] = ""
         if family != "eb":
-            _remember(netns, family, {name: planned[name] for name in dirty}, forget=stale)
+            written[family] = {name: planned[name] for name in dirty}
+            removed[family] = stale
         changed += dirty + stale
         new_state[family] = {"chains": digests, "jump": want_jump}
-
-    if stale_sets:
-        _run(netns, "ipset", "restore", input="".join(f"destroy {name}\n" for name in stale_sets), check=False)
-    _save_state(netns, new_state)
-    # Only rules added, none of them ending a NIC's open egress: nothing allowed before is refused now.
-    widening = bool(plan.get("scope", {}).get("widening"))
-    deleted = _clear_conntrack(plan, netns, set(changed), set(set_changes)) if (
-        (changed or set_changes) and not widening) else 0
-    return {"chains": sorted(changed), "sets": sorted(set_changes + stale_sets), "conntrack_deleted": deleted}
+    return Changes(sets=_sets_payload(planned_sets, set_changes), restores=restores, written=written,
+                   removed=removed, destroy_sets=stale_sets, chains=changed, changed_sets=set_changes,
+                   state=new_state)
 
 
-def _restore_sets(netns, planned_sets, names, existing):
+def _sets_payload(planned_sets, names):
     lines = []
     for name in names:
         spec = planned_sets[name]
@@ -364,7 +381,30 @@ def _restore_sets(netns, planned_sets, names, existing):
         lines += [f"create {tmp} {kind} -exist", f"flush {tmp}"]
         lines += [f"add {tmp} {member}" for member in spec["members"]]
         lines += [f"swap {tmp} {name}", f"destroy {tmp}"]
-    _run(netns, "ipset", "restore", input="\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def _apply(plan, netns, current, edits=True):
+    """Work out what must change (`plan_changes`), then do it in the namespace: sets, each table's one
+    restore, the stale sets, the state file and the conntrack clean-up."""
+    todo = plan_changes(plan, current, functools.partial(_remembered, netns) if edits else None)
+    if todo.sets:
+        _run(netns, "ipset", "restore", input=todo.sets)
+    for family, table in TABLES.items():
+        if todo.restores[family]:
+            _run(netns, *table.restore, input=todo.restores[family])
+        if family in todo.written:
+            _remember(netns, family, todo.written[family], forget=todo.removed[family])
+    if todo.destroy_sets:
+        _run(netns, "ipset", "restore", input="".join(f"destroy {name}\n" for name in todo.destroy_sets),
+             check=False)
+    _save_state(netns, todo.state)
+    # Only rules added, none of them ending a NIC's open egress: nothing allowed before is refused now.
+    widening = bool(plan.get("scope", {}).get("widening"))
+    deleted = _clear_conntrack(plan, netns, set(todo.chains), set(todo.changed_sets)) if (
+        (todo.chains or todo.changed_sets) and not widening) else 0
+    return {"chains": sorted(todo.chains), "sets": sorted(todo.changed_sets + todo.destroy_sets),
+            "conntrack_deleted": deleted}
 
 
 # --- conntrack: what the new rules no longer allow must not stay open ---------------------------
@@ -430,7 +470,7 @@ def _parse_entry(line):
 def _allowed(nic, rules, direction, entry, members):
     """Whether the NIC's current rules let this connection in (ingress) or out (egress)."""
     proto = entry["protonum"]
-    if proto == 17 and entry.get("dport") in (67, 68, 546, 547):
+    if proto == UDP and entry.get("dport") in DHCP_PORTS:
         return True
     if direction == "egress" and nic["egress_default"]:
         return True
@@ -440,13 +480,13 @@ def _allowed(nic, rules, direction, entry, members):
         if rule["direction"] != direction or rule["family"] != family:
             continue
         if rule["protocol"] is not None and rule["protocol"] != proto and not (
-            rule["protocol"] in (1, 58) and proto in (1, 58)):
+            rule["protocol"] in ICMP_PROTOCOLS and proto in ICMP_PROTOCOLS):
             continue
-        if rule["protocol"] in (6, 17, 132) and rule["port_min"] is not None:
+        if rule["protocol"] in PORT_PROTOCOLS and rule["port_min"] is not None:
             hi = rule["port_max"] if rule["port_max"] is not None else rule["port_min"]
             if entry.get("dport") is None or not rule["port_min"] <= entry["dport"] <= hi:
                 continue
-        if rule["protocol"] in (1, 58) and rule["port_min"] is not None and rule["port_min"] >= 0:
+        if rule["protocol"] in ICMP_PROTOCOLS and rule["port_min"] is not None and rule["port_min"] >= 0:
             if entry.get("type") != rule["port_min"]:
                 continue
             if rule["port_max"] is not None and rule["port_max"] >= 0 and entry.get("code") != rule["port_max"]:
@@ -497,22 +537,13 @@ def reconcile(plan, netns):
         return result
 
 
-def short_id(value):
-    """The same 12-character key as apps.secgroups.compile.short_id (this module stays Django-free)."""
-    text = str(value).replace("-", "").lower()
-    if len(text) >= 12 and all(c in "0123456789abcdef" for c in text[:12]):
-        return text[:12]
-    return hashlib.sha1(str(value).encode()).hexdigest()[:12]
-
-
 def read_back(netns, nic_id):
     """The live rules of a NIC's chains and of its groups' chains they jump to, as `iptables -S
     <chain>` prints them: {"v4": [...], "v6": [...]}, and its link-layer chain as ebtables-save
     prints it: {"eb": ["-N <chain> -P RETURN", "-A <chain> ...", ...]}."""
-    key = short_id(nic_id)
     out = {}
     for family in ("v4", "v6"):
-        lines, queue, seen = [], [f"nimbo-{kind}-{key}" for kind in ("i", "s", "o")], set()
+        lines, queue, seen = [], list(nic_chains(nic_id)), set()
         while queue:
             chain = queue.pop(0)
             if chain in seen:
@@ -524,10 +555,10 @@ def read_back(netns, nic_id):
             for line in result.stdout.splitlines():
                 lines.append(line)
                 target = line.rsplit(" -j ", 1)[-1] if " -j " in line else ""
-                if target.startswith(("nimbo-gi-", "nimbo-ge-")):
+                if target.startswith((GROUP_INGRESS_PREFIX, GROUP_EGRESS_PREFIX)):
                     queue.append(target)
         out[family] = lines
-    chain = f"nimbo-l-{key}"
+    chain = l2_chain(nic_id)
     result = _run(netns, *TABLES["eb"].save, check=False)
     lines = []
     for line in result.stdout.splitlines() if result.returncode == 0 else ():
