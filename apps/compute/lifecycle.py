@@ -42,3 +42,31 @@ def destroy_vm(vm, user=None):
 
 def reconcile_routers(user=None):
     return start_job("reconcileVirtualRouters", "apps.vrouter.jobs.reconcile_routers", user=user)
+
+
+def create_and_start_vm(*, user=None, security_groups=(), start=True, **fields):
+    """What the portal's New VM form does in one call: record the VM (services.create_vm), put its NICs in
+    `security_groups` (each NIC joins the groups attached to its L3), and start its first boot as a job.
+
+    Returns (vm, job or None). A refusal of any part undoes the whole (one transaction).
+    """
+    from django.db import transaction
+
+    from apps.secgroups import services as sg_services
+
+    from . import services
+
+    with transaction.atomic():
+        vm = services.create_vm(user=user, **fields)
+        nics = list(vm.nics.all())
+        for group in security_groups:
+            attached = set(group.l3_refs.values_list("l3_network_id", flat=True))
+            members = [nic for nic in nics if nic.l3_network_id in attached]
+            if not members:
+                from apps.core.exceptions import InvalidInput
+
+                raise InvalidInput(f"Security group {group} is attached to none of the VM's L3 networks.",
+                                   field="security_groups")
+            sg_services.add_nics(group, members, user=user)
+        job = start_create_vm(vm, user=user) if start else None
+    return vm, job

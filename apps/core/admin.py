@@ -1,10 +1,44 @@
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.urls import reverse
-from django.utils.html import format_html
+from django.template.loader import render_to_string
+from django.utils.html import format_html, format_html_join
 
 from .jobs import EXPECTED_ERRORS, describe_error
 from .models import Job
+
+
+STATE_TONES = {
+    "ok": {"Running", "Connected", "Ready", "Enabled", "succeeded", "Available"},
+    "busy": {"Starting", "Stopping", "Rebooting", "Connecting", "Creating", "Downloading", "Destroying", "queued",
+             "running", "Migrating"},
+    "bad": {"Error", "Disconnected", "Failed", "failed", "Degraded"},
+}
+
+
+def state_tone(state):
+    return next((tone for tone, states in STATE_TONES.items() if state in states), "idle")
+
+
+def state_badge(state, obj=None, label=None):
+    """A state as a coloured badge; `data-pk` lets the page refresh it live when a job on `obj` ends."""
+    pk = str(obj.pk) if obj is not None and obj.pk else ""
+    return format_html('<span class="nimbo-badge nimbo-{}" data-state="{}" data-pk="{}">{}</span>', state_tone(state),
+                       state, pk, label or state)
+
+
+def add_refusal(form, exc):
+    """Put a service's refusal on a form: each error on the field it names, else above the form."""
+    if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            for error in errors:
+                form.add_error(field if field in form.fields else None, error.messages)
+        return
+    message, field = describe_error(exc)
+    if field and field not in form.fields:
+        message = f"{field}: {message}"
+    form.add_error(field if field in form.fields else None, message)
 
 
 class ServiceAdmin(admin.ModelAdmin):
@@ -45,9 +79,29 @@ class ServiceAdmin(admin.ModelAdmin):
         try:
             return super().changeform_view(request, *args, **kwargs)
         except EXPECTED_ERRORS as exc:
-            message, field = describe_error(exc)
-            self.message_user(request, f"{field}: {message}" if field else message, messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
+            if request.method != "POST":
+                message, field = describe_error(exc)
+                self.message_user(request, f"{field}: {message}" if field else message, messages.ERROR)
+                return HttpResponseRedirect(request.get_full_path())
+            # The service refused what was typed: show the same form again, with the user's input and the
+            # refusal next to the field it names (the transaction of the first attempt was rolled back).
+            request._nimbo_refusal = exc
+            return super().changeform_view(request, *args, **kwargs)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        refusal = getattr(request, "_nimbo_refusal", None)
+        if refusal is None:
+            return form
+
+        class Refused(form):
+            def clean(self):
+                cleaned = super().clean()
+                add_refusal(self, refusal)
+                return cleaned
+
+        Refused.__name__ = form.__name__
+        return Refused
 
     def delete_view(self, request, *args, **kwargs):
         try:
@@ -71,11 +125,29 @@ class ServiceAdmin(admin.ModelAdmin):
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    list_display = ["kind", "target_name", "state", "progress", "requested_by", "created", "finished", "live"]
+    list_display = ["kind", "target_name", "state_badge", "progress", "requested_by", "created", "finished", "live"]
     list_filter = ["state", "kind"]
     search_fields = ["kind", "target_name", "error", "uuid"]
-    readonly_fields = [f.name for f in Job._meta.fields]
+    fields = ["kind", "target_name", "state_badge", "progress", "error", "steps_table", "requested_by", "created",
+              "started", "finished", "params_shown", "result_shown", "traceback", "uuid"]
+    readonly_fields = fields
     list_select_related = ["requested_by"]
+
+    @admin.display(description="state", ordering="state")
+    def state_badge(self, obj):
+        return state_badge(obj.state, obj, obj.get_state_display())
+
+    @admin.display(description="steps")
+    def steps_table(self, obj):
+        return render_to_string("core/job_steps.html", {"job": obj}) if obj.steps else "-"
+
+    @admin.display(description="parameters")
+    def params_shown(self, obj):
+        return _pairs(obj.params)
+
+    @admin.display(description="result")
+    def result_shown(self, obj):
+        return _pairs(obj.result)
 
     def has_add_permission(self, request):
         return False
@@ -86,3 +158,15 @@ class JobAdmin(admin.ModelAdmin):
     @admin.display(description="live page")
     def live(self, obj):
         return format_html('<a href="{}">open</a>', reverse("core:job-detail", args=[obj.pk]))
+
+
+def _pairs(data):
+    """A JSON object as "key: value" lines (nested values stay compact JSON)."""
+    import json
+
+    if not data:
+        return "-"
+    if not isinstance(data, dict):
+        return json.dumps(data)
+    return format_html_join(format_html("<br>"), "<b>{}</b>: {}", (
+        (key, value if isinstance(value, (str, int, float)) else json.dumps(value)) for key, value in data.items()))

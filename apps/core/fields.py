@@ -34,6 +34,19 @@ def format_size(num):
     return str(num)
 
 
+def human_size(num, empty="-"):
+    """A size as people read it: "512 MiB", "23.5 GiB", "1.2 TiB" (binary units, one decimal at most)."""
+    if num is None:
+        return empty
+    num = int(num)
+    for unit, name in (("T", "TiB"), ("G", "GiB"), ("M", "MiB"), ("K", "KiB")):
+        if abs(num) >= _UNITS[unit]:
+            value = num / _UNITS[unit]
+            text = f"{value:.1f}".removesuffix(".0")
+            return f"{text} {name}"
+    return f"{num} B"
+
+
 class SizeField(models.BigIntegerField):
     """Bytes in the database; accepts "512M" / "2G" / bytes from forms, the API and code."""
 
@@ -44,14 +57,17 @@ class SizeField(models.BigIntegerField):
         return super().get_prep_value(parse_size(value))
 
     def formfield(self, **kwargs):
-        return super().formfield(**{"form_class": SizeFormField, **kwargs})
+        # A text input, always: the admin's default for a BigIntegerField is <input type=number>, where a
+        # browser refuses "512M" before it is even sent.
+        return super().formfield(**{**kwargs, "form_class": SizeFormField, "widget": forms.TextInput})
 
 
 class SizeFormField(forms.CharField):
     """Text input that shows 536870912 as "512M" and parses what the user types."""
 
     def __init__(self, *, max_value=None, min_value=None, step_size=None, **kwargs):
-        kwargs.setdefault("help_text", "e.g. 512M, 2G or a number of bytes")
+        if not kwargs.get("help_text"):
+            kwargs["help_text"] = "e.g. 512M or 1G (binary units: 1G = 1024M), or a number of bytes"
         super().__init__(**kwargs)
 
     def prepare_value(self, value):

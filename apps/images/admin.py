@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from apps.core.admin import ServiceAdmin
-from apps.core.fields import format_size
+from apps.core.fields import human_size
 from apps.storage.models import BackupStorage
 
 from . import services
@@ -22,8 +22,12 @@ class CopyInline(admin.TabularInline):
 
 class CacheInline(CopyInline):
     model = ImageCache
-    fields = ["primary_storage", "host", "state", "install_path", "size"]
+    fields = ["primary_storage", "host", "state", "install_path", "cached_size"]
     readonly_fields = fields
+
+    @admin.display(description="size")
+    def cached_size(self, obj):
+        return human_size(obj.size)
 
 
 class ImageForm(forms.ModelForm):
@@ -41,7 +45,7 @@ class ImageAdmin(ServiceAdmin):
     list_display = ["name", "format", "media_type", "platform", "system", "state", "size", "created"]
     list_filter = ["state", "format", "media_type", "platform", "system"]
     search_fields = ["name", "description", "url", "sha256"]
-    readonly_fields = ["state", "actual_size", "virtual_size", "sha256"]
+    readonly_fields = ["state", "size", "virtual", "sha256"]
     inlines = [CopyInline, CacheInline]
     update_service = services.update_image
 
@@ -52,9 +56,13 @@ class ImageAdmin(ServiceAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "url", "format", "media_type"] if obj else []
 
-    @admin.display(description="actual size")
+    @admin.display(description="actual size", ordering="actual_size")
     def size(self, obj):
-        return format_size(obj.actual_size) if obj.actual_size is not None else "-"
+        return human_size(obj.actual_size)
+
+    @admin.display(description="virtual size", ordering="virtual_size")
+    def virtual(self, obj):
+        return human_size(obj.virtual_size)
 
     def save_model(self, request, obj, form, change):
         data = {f: form.cleaned_data[f] for f in ImageForm.Meta.fields if f in form.cleaned_data}

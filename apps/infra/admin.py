@@ -4,7 +4,7 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 
 from apps.core.admin import ServiceAdmin
-from apps.core.fields import format_size
+from apps.core.fields import human_size
 
 from . import services
 from .models import Cluster, Host, Zone
@@ -68,7 +68,7 @@ class HostForm(forms.ModelForm):
 
     def clean_password(self):
         password = self.cleaned_data.get("password")
-        if not self.instance.pk and not password:
+        if self.instance._state.adding and not password:
             raise forms.ValidationError("Enter the SSH password.")
         return password
 
@@ -94,9 +94,9 @@ class HostAdmin(ServiceAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "cluster", "management_ip"] if obj else []
 
-    @admin.display(description="memory")
+    @admin.display(description="memory", ordering="memory_size")
     def memory(self, obj):
-        return format_size(obj.memory_size) if obj.memory_size else ""
+        return human_size(obj.memory_size) if obj.memory_size else "-"
 
     @admin.display(description="SSH host key")
     def host_key_fingerprint(self, obj):

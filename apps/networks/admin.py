@@ -61,9 +61,13 @@ class L2NetworkAdmin(ObjectActionAdmin):
             return "-"
         return f"{obj.bridge_name} on {obj.host_interface}"
 
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        return fields if obj is not None else [f for f in fields if f != "cluster_actions"]
+
     @admin.display(description="clusters")
     def cluster_actions(self, obj):
-        if not obj.pk:
+        if obj._state.adding:
             return "-"
         return self.action_links(obj, [("attach", "Attach to a cluster"), ("detach", "Detach from a cluster")])
 

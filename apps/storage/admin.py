@@ -2,14 +2,14 @@ from django import forms
 from django.contrib import admin
 
 from apps.core.admin import ServiceAdmin
-from apps.core.fields import format_size
+from apps.core.fields import human_size
 
 from . import services, volumes
 from .models import BackupStorage, PrimaryStorage, PrimaryStorageAttachment, Volume
 
 
 def _size(value):
-    return format_size(value) if value is not None else "-"
+    return human_size(value)
 
 
 class AttachmentInline(admin.TabularInline):
@@ -132,17 +132,22 @@ class VolumeAdmin(ServiceAdmin):
     list_filter = ["type", "state", "primary_storage"]
     search_fields = ["name", "description", "install_path"]
     list_select_related = ["primary_storage", "image"]
-    fields = ["name", "description", "type", "primary_storage", "host", "image", "size", "actual_size",
+    fields = ["name", "description", "type", "primary_storage", "host", "image", "size_shown", "actual_size_shown",
               "install_path", "state"]
-    readonly_fields = ["type", "primary_storage", "host", "image", "size", "actual_size", "install_path", "state"]
+    readonly_fields = ["type", "primary_storage", "host", "image", "size_shown", "actual_size_shown", "install_path",
+                       "state"]
     update_service = volumes.update_volume
 
     def has_add_permission(self, request):
         return False
 
-    @admin.display(description="size")
+    @admin.display(description="size", ordering="size")
     def size_shown(self, obj):
         return _size(obj.size)
+
+    @admin.display(description="actual size")
+    def actual_size_shown(self, obj):
+        return _size(obj.actual_size)
 
     def delete_model(self, request, obj):
         volumes.start_delete_volume(obj, user=request.user)

@@ -23,9 +23,9 @@ class VirtualRouterOfferingAdmin(ServiceAdmin):
 
     @admin.display(description="memory", ordering="memory_size")
     def memory(self, obj):
-        from apps.core.fields import format_size
+        from apps.core.fields import human_size
 
-        return format_size(obj.memory_size)
+        return human_size(obj.memory_size)
 
     def get_readonly_fields(self, request, obj=None):
         return ["zone"] if obj else []
@@ -83,9 +83,14 @@ class VipAdmin(ServiceAdmin):
 class NicActionsMixin:
     list_actions_label = "VM NIC"
 
+    def get_fields(self, request, obj=None):
+        # Attaching needs a saved object: an Add page offers no links to pages that would answer 404.
+        fields = super().get_fields(request, obj)
+        return fields if obj is not None else [f for f in fields if f != "nic_actions"]
+
     @admin.display(description="VM NIC")
     def nic_actions(self, obj):
-        if not obj.pk:
+        if obj._state.adding:
             return "-"
         return self.action_links(obj, [("attach", "Attach to a VM NIC"), ("detach", "Detach")])
 
