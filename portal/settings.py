@@ -132,6 +132,13 @@ CHANNEL_LAYERS = {
     }
 }
 
+# --- Images: where they may be fetched from (apps/images/sources.py) -----------------------------
+# Local files (file:/// or absolute paths) only from these directories; os.pathsep-separated.
+NIMBO_IMAGE_IMPORT_DIRS = [Path(p) for p in os.environ.get("NIMBO_IMAGE_IMPORT_DIRS", "").split(os.pathsep) if p] or [
+    BASE_DIR / "images"]
+# http(s) from loopback, link-local or metadata addresses (a mirror on this very machine).
+NIMBO_IMAGE_ALLOW_LOCAL_ADDRESSES = _env_bool("NIMBO_IMAGE_ALLOW_LOCAL_ADDRESSES")
+
 # --- Auth, static ----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},

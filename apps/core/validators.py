@@ -17,3 +17,13 @@ def validate_no_control_characters(value, *, multiline=True):
     pattern = CONTROL_CHARACTERS if multiline else LINE_CONTROL_CHARACTERS
     if isinstance(value, str) and pattern.search(value):
         raise ValidationError(CONTROL_MESSAGE, code="control_characters")
+
+
+# What useradd accepts by default (and ssh passes through untouched): no shell metacharacters.
+SSH_USERNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
+
+
+def validate_ssh_username(value, *, field="username"):
+    if not SSH_USERNAME.match(value or ""):
+        raise ValidationError({field: "Enter a user name: up to 32 letters, digits, '_', '.' or '-', "
+                                      "starting with a letter or '_'."}, code="invalid")

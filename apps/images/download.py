@@ -10,22 +10,42 @@ import hashlib
 import http.client
 import os
 import urllib.error
-import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from apps.core.exceptions import JobFailed
+from apps.core.exceptions import InvalidInput, JobFailed
+
+from .sources import check_url
 
 CHUNK = 256 * 1024
 TIMEOUT = 30
 
 
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is held to the same policy as the URL given (no hop to the metadata service)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if not newurl.lower().startswith(("http://", "https://")):
+            raise JobFailed(f"Cannot download {req.full_url}: redirected to {newurl}, which is not http(s).")
+        try:
+            check_url(newurl, resolve=True)
+        except InvalidInput as exc:
+            raise JobFailed(f"Cannot download {req.full_url}: redirected to {newurl}. {exc.message}") from exc
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_opener = urllib.request.build_opener(_CheckedRedirects)
+
+
 def _open(url):
     """(readable stream, total bytes or None) for `url`."""
+    try:
+        real_path = check_url(url, resolve=True)
+    except InvalidInput as exc:
+        raise JobFailed(f"Cannot download {url}: {exc.message}") from exc
     if url.lower().startswith(("http://", "https://")):
         try:
-            response = urllib.request.urlopen(urllib.request.Request(url, headers={"User-Agent": "Nimbo"}),
-                                              timeout=TIMEOUT)
+            response = _opener.open(urllib.request.Request(url, headers={"User-Agent": "Nimbo"}), timeout=TIMEOUT)
         except urllib.error.HTTPError as exc:
             raise JobFailed(f"Cannot download {url}: HTTP {exc.code} {exc.reason}.") from exc
         except urllib.error.URLError as exc:
@@ -35,7 +55,7 @@ def _open(url):
             raise JobFailed(f"Cannot download {url}: {exc}.") from exc
         length = response.headers.get("Content-Length")
         return response, int(length) if length and length.isdigit() else None
-    path = urllib.parse.unquote(urllib.parse.urlparse(url).path) if url.lower().startswith("file://") else url
+    path = real_path  # links and ".." resolved, inside an import directory
     try:
         stream = open(path, "rb")  # noqa: SIM115 - closed by the caller
     except OSError as exc:

@@ -6,6 +6,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from apps.core.exceptions import InvalidInput
 from apps.core.models import BaseModel
 
 from .choices import ImageFormat, ImageState, MediaType, Platform
@@ -45,6 +46,13 @@ class Image(BaseModel):
         self.url = (self.url or "").strip()
         if not URL_SCHEMES.match(self.url):
             raise ValidationError({"url": "Enter an http://, https:// or file:/// URL, or an absolute path."})
+        if self._state.adding:  # the URL never changes afterwards; the download checks it again
+            from .sources import check_url
+
+            try:
+                check_url(self.url)
+            except InvalidInput as exc:
+                raise ValidationError({"url": exc.message}) from exc
         if self.format == ImageFormat.ISO and self.media_type != MediaType.ISO:
             raise ValidationError({"media_type": "An iso image must have media type ISO."})
         if self.media_type == MediaType.ISO and self.format != ImageFormat.ISO:

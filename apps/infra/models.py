@@ -4,6 +4,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from apps.core.models import BaseModel
+from apps.core.validators import validate_ssh_username
 
 from .choices import DomainType, EnabledState, HostStatus, HypervisorType
 
@@ -77,6 +78,9 @@ class Host(BaseModel):
             models.UniqueConstraint(fields=["management_ip"], name="%(app_label)s_%(class)s_unique_management_ip"),
             models.UniqueConstraint(fields=["cluster", "name"], name="%(app_label)s_%(class)s_unique_cluster_name"),
         ]
+
+    def clean(self):
+        validate_ssh_username(self.username, field="username")
 
     @property
     def queue_name(self):

@@ -10,7 +10,8 @@ from django.db import models
 
 from apps.core.fields import SizeField
 from apps.core.models import BaseModel
-from workers.host.storage import is_forbidden_path
+from apps.core.validators import validate_ssh_username
+from workers.host.storage import is_forbidden_path, is_system_directory
 
 from .choices import BackupStorageType, EnabledState, PrimaryStorageType, StorageStatus, VolumeState, VolumeType
 
@@ -19,14 +20,20 @@ NFS_URL = re.compile(r"^(?P<host>[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A
 HOSTNAME = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|[0-9A-Fa-f:.]+)$")
 
 
-def check_path(path, field, what):
-    """An absolute path outside /dev, /proc and /sys, else ValidationError on `field`."""
+def check_path(path, field, what, *, local=False):
+    """An absolute path outside /dev, /proc and /sys, else ValidationError on `field`.
+
+    `local`: a directory on our own hosts that Nimbo fills, which must also not be / or a system
+    directory (/etc, /usr, /tmp itself...), whatever ".." or "//" it is written with."""
     if not path.startswith("/"):
         raise ValidationError({field: f"{what} must be an absolute path."})
-    if is_forbidden_path(path):
-        raise ValidationError({field: f"{what} cannot be under /dev, /proc or /sys."})
     if "\x00" in path or "\n" in path:
         raise ValidationError({field: f"{what} contains invalid characters."})
+    if is_forbidden_path(path):
+        raise ValidationError({field: f"{what} cannot be under /dev, /proc or /sys."})
+    if local and is_system_directory(path):
+        raise ValidationError({field: f"{what} cannot be / or a system directory ({posixpath.normpath(path)}); "
+                                      "give it a directory of its own, such as /var/lib/nimbo/storage."})
 
 
 def mount_root():
@@ -74,8 +81,8 @@ class PrimaryStorage(BaseModel):
             check_path(match["path"], "url", "The exported path")
             self.url = f"{match['host']}:{posixpath.normpath(match['path'])}"
         elif self.type == PrimaryStorageType.LOCAL:
-            check_path(url, "url", "The directory")
-            self.url = posixpath.normpath(url)
+            check_path(url, "url", "The directory", local=True)
+            self.url = "/" + posixpath.normpath(url).lstrip("/")
         if not self.mount_point:
             self.mount_point = self.url if self.type == PrimaryStorageType.LOCAL else f"{mount_root()}/{self.uuid}"
 
@@ -146,8 +153,8 @@ class BackupStorage(BaseModel):
 
     def clean(self):
         self.folder = (self.folder or "").strip()
-        check_path(self.folder, "folder", "The folder")
-        self.folder = posixpath.normpath(self.folder)
+        check_path(self.folder, "folder", "The folder", local=self.type == BackupStorageType.LOCAL)
+        self.folder = "/" + posixpath.normpath(self.folder).lstrip("/")
         if self.type == BackupStorageType.SFTP:
             self.hostname = (self.hostname or "").strip()
             if not self.hostname:
@@ -156,6 +163,7 @@ class BackupStorage(BaseModel):
                 raise ValidationError({"hostname": "Enter a host name or an IP address."})
             if not self.username:
                 raise ValidationError({"username": "An SFTP backup storage needs a username."})
+            validate_ssh_username(self.username, field="username")
         elif self.type == BackupStorageType.LOCAL:
             self.hostname, self.username = "", ""
 

@@ -60,13 +60,13 @@ def test_url_schemes(api, tmp_path, url):
 @pytest.mark.django_db
 def test_image_field_rules(api, tmp_path):
     storage = make_local_backup_storage(folder=str(tmp_path))
-    err = error(add(api, storage, "/srv/a.iso", format="iso"), 400)
+    err = error(add(api, storage, f"{tmp_path}/a.iso", format="iso"), 400)
     assert err == {"code": "invalid", "message": "An iso image must have media type ISO.", "field": "media_type"}
-    err = error(add(api, storage, "/srv/a.qcow2", backup_storages=[]), 400)
+    err = error(add(api, storage, f"{tmp_path}/a.qcow2", backup_storages=[]), 400)
     assert err == {"code": "invalid", "message": "Choose at least one backup storage.", "field": "backup_storages"}
     storage.status = "Disconnected"
     storage.save()
-    err = error(add(api, storage, "/srv/a.qcow2"), 400)
+    err = error(add(api, storage, f"{tmp_path}/a.qcow2"), 400)
     assert err["message"] == "Backup storage BACKUP-STORAGE1 is not connected and enabled."
     assert not Image.objects.exists() and not Job.objects.filter(kind="addImage").exists()
 
@@ -101,8 +101,8 @@ def test_failed_download_says_why_and_leaves_nothing(api, jobs_inline, tmp_path,
         "refused": ("http://127.0.0.1:9/disk.qcow2", "qcow2",
                     "Cannot download http://127.0.0.1:9/disk.qcow2: Connection refused."),
         "404": (f"{base}/nope.qcow2", "qcow2", f"Cannot download {base}/nope.qcow2: HTTP 404 File not found."),
-        "missing_file": ("/nonexistent/disk.qcow2", "qcow2",
-                         "Cannot read /nonexistent/disk.qcow2: No such file or directory."),
+        "missing_file": (f"{tmp_path}/nonexistent/disk.qcow2", "qcow2",
+                         f"Cannot read {tmp_path}/nonexistent/disk.qcow2: No such file or directory."),
         "wrong_format": (f"{base}/disk.qcow2", "raw", "The image is qcow2, not raw as declared."),
         "raw_as_qcow2": (f"{base}/blob.raw", "qcow2", "The image is raw, not qcow2 as declared."),
         "not_an_image": (f"file://{tmp_path}/text.iso", "qcow2", "The image is raw, not qcow2 as declared."),

@@ -9,3 +9,10 @@ if not os.environ.get("REDIS_URL"):
     from tests.support.redis import start_private_redis
 
     os.environ["REDIS_URL"] = start_private_redis()
+
+# Test images come from tmp_path folders and loopback HTTP servers; the tests of that policy
+# itself (tests/images/test_image_sources.py) put the production defaults back.
+os.environ.setdefault("NIMBO_IMAGE_IMPORT_DIRS", os.pathsep.join(
+    [os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "images"),
+     tempfile.gettempdir()]))
+os.environ.setdefault("NIMBO_IMAGE_ALLOW_LOCAL_ADDRESSES", "1")

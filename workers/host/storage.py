@@ -20,6 +20,21 @@ CHUNK = 1024 * 1024
 FORBIDDEN_ROOTS = ("/dev", "/proc", "/sys")
 
 
+# A directory Nimbo fills and removes files in must be its own: never the root, a system tree
+# or a shared top-level directory itself (their subdirectories are fine, e.g. /var/lib/nimbo).
+SYSTEM_TREES = ("/etc", "/boot", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/usr", "/run")
+SHARED_TOP_DIRECTORIES = ("/", "/var", "/var/lib", "/var/log", "/var/tmp", "/home", "/tmp", "/opt", "/srv",
+                          "/mnt", "/media", "/root")
+
+
+def is_system_directory(path):
+    """True for /, a system tree (/etc, /usr...) or a shared top-level directory itself (/tmp, /home...)."""
+    norm = posixpath.normpath(path)
+    if norm.startswith("//"):
+        norm = "/" + norm.lstrip("/")
+    return norm in SHARED_TOP_DIRECTORIES or any(norm == root or norm.startswith(root + "/") for root in SYSTEM_TREES)
+
+
 def is_forbidden_path(path):
     """True for /dev, /proc, /sys and anything under them (after normalising "..")."""
     norm = posixpath.normpath(path)
@@ -57,7 +72,7 @@ def mount_primary_storage(spec):
     storage's directory is created. Returns {"total", "available", "mount_point"}.
     """
     kind, url, mount_point = spec["type"], spec["url"], spec["mount_point"]
-    if is_forbidden_path(mount_point):
+    if is_forbidden_path(mount_point) or (kind == "LocalStorage" and is_system_directory(mount_point)):
         raise HostError(f"{mount_point} cannot hold primary storage.")
     if kind == "LocalStorage":
         try:

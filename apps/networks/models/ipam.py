@@ -12,6 +12,21 @@ from ..validators import validate_netmask
 from .l3 import L3Network
 
 
+MIN_PREFIX = 8  # a /8 is already 16 million addresses; 0.0.0.0/1 is a mistake, not a subnet
+
+
+def unusable_reason(network):
+    """Why an IPv4 subnet cannot hold guests' addresses (too large, loopback, multicast...), or None."""
+    if network.prefixlen < MIN_PREFIX:
+        return f"The subnet {network} is too large; use a prefix of /{MIN_PREFIX} or longer."
+    for kind, test in (("\"this network\" (0.0.0.0/8)", lambda n: n.subnet_of(ipaddress.IPv4Network("0.0.0.0/8"))),
+                       ("loopback", lambda n: n.is_loopback), ("link-local", lambda n: n.is_link_local),
+                       ("multicast", lambda n: n.is_multicast), ("reserved", lambda n: n.is_reserved)):
+        if test(network):
+            return f"{network} is a {kind} subnet; guests cannot use its addresses."
+    return None
+
+
 def cidr_to_range(cidr):
     """start/end/netmask/gateway of a CIDR: the gateway is the first usable address, the range the rest."""
     try:
@@ -22,6 +37,8 @@ def cidr_to_range(cidr):
         raise ValidationError({"network_cidr": f"{cidr} is not a network address; did you mean {network}?"})
     if network.prefixlen > 30:
         raise ValidationError({"network_cidr": "The network needs at least 4 addresses (a prefix of /30 or shorter)."})
+    if unusable_reason(network):
+        raise ValidationError({"network_cidr": unusable_reason(network)})
     first = int(network.network_address) + 1
     last = int(network.broadcast_address) - 1
     as_ip = ipaddress.IPv4Address
@@ -93,6 +110,8 @@ class IpRange(BaseModel):
         if parsed is None:
             return  # the field validators report the bad address
         start, end, gateway, network = parsed
+        if unusable_reason(network):
+            raise ValidationError({"netmask" if network.prefixlen < MIN_PREFIX else "gateway": unusable_reason(network)})
         if start > end:
             raise ValidationError({"end_ip": f"End IP {end} is lower than start IP {start}."})
         for field, ip in (("start_ip", start), ("end_ip", end)):
