@@ -157,3 +157,34 @@ def test_workers_of_a_killed_agent_end_with_it(agent):
     os.kill(agent.proc.pid, signal.SIGKILL)
     agent.proc.wait()
     assert wait(lambda: not [pid for pid in workers if alive(pid)], timeout=10)
+
+
+def _blocked_signals(pid, tid):
+    with open(f"/proc/{pid}/task/{tid}/status") as f:
+        mask = int(next(line for line in f if line.startswith("SigBlk:")).split()[1], 16)
+    return {sig for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM) if mask & (1 << (sig - 1))}
+
+
+def test_only_the_main_thread_of_each_agent_process_takes_stop_signals(agent):
+    """A stop signal taken by a helper thread leaves the main thread asleep in its blocking dequeue:
+    systemd's SIGTERM then waited for minutes. Every helper thread blocks them; the main threads do not."""
+    processes = [agent.proc.pid, *agent.workers()]
+    # Each worker has its command-channel listener running, the parent its heartbeat thread.
+    assert wait(lambda: all(len(os.listdir(f"/proc/{pid}/task")) > 1 for pid in processes))
+    for pid in processes:
+        for tid in map(int, os.listdir(f"/proc/{pid}/task")):
+            blocked = _blocked_signals(pid, tid)
+            if tid == pid:
+                assert not blocked, f"main thread of {pid} blocks {blocked}"
+            else:
+                assert blocked == {signal.SIGTERM, signal.SIGINT, signal.SIGALRM}, f"thread {tid} of {pid}"
+
+
+def test_sigterm_to_every_process_stops_the_agent_at_once(agent):
+    """systemd's stop sends SIGTERM to every process of the service (the pool's parent and its workers)."""
+    workers = agent.workers()
+    started = time.monotonic()
+    os.killpg(agent.proc.pid, signal.SIGTERM)
+    agent.proc.wait(timeout=20)
+    assert wait(lambda: not [pid for pid in workers if alive(pid)], timeout=10)
+    assert time.monotonic() - started < 5

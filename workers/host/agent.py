@@ -16,6 +16,7 @@ is killed by its watchdog and the pool starts another; a crashed worker is repla
 """
 
 import argparse
+import contextlib
 import ctypes
 import importlib
 import logging
@@ -35,6 +36,9 @@ log = logging.getLogger("nimbo.agent")
 HEARTBEAT_KEY = "nimbo:host:{}:heartbeat"
 PR_SET_PDEATHSIG = 1
 DEFAULT_WORKERS = 4
+# Signals that must reach the main thread: stop requests (systemd's SIGTERM, the pool's SIGINT) and RQ's
+# SIGALRM timeout. Python runs handlers only in the main thread, and only once it wakes up.
+MAIN_THREAD_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGALRM}
 _loaded = False
 
 
@@ -108,15 +112,39 @@ class AgentWorker(SimpleWorker):
         kwargs["with_scheduler"] = False
         return super().work(*args, **kwargs)
 
+    def subscribe(self):
+        # RQ listens to its command channel in a thread: keep the stop signals away from it (see
+        # _main_thread_signals_only).
+        with _main_thread_signals_only():
+            super().subscribe()
+
     def execute_job(self, job, queue):
         timeout = job.timeout if job.timeout and job.timeout > 0 else self.queue_class.DEFAULT_TIMEOUT
         watchdog = threading.Timer(timeout + self.WATCHDOG_GRACE, _kill_stuck_worker, args=(job.id,))
         watchdog.daemon = True
-        watchdog.start()
+        with _main_thread_signals_only():
+            watchdog.start()
         try:
             return super().execute_job(job, queue)
         finally:
             watchdog.cancel()
+
+
+@contextlib.contextmanager
+def _main_thread_signals_only():
+    """Threads started inside this block never receive SIGTERM, SIGINT or SIGALRM.
+
+    The kernel hands a signal sent to a process to any one of its threads that does not block it. When
+    that is a helper thread (RQ's pubsub listener, a watchdog), the main thread is not woken: an idle
+    worker sat in its blocking BLMOVE (up to 405 s) with the stop request pending, and the pool's parent
+    waited for it. systemd then waited its 90 s and killed the agent. A new thread inherits the mask of
+    the thread that starts it, so helper threads are started with these signals blocked.
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, MAIN_THREAD_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _kill_stuck_worker(job_id):
@@ -169,7 +197,8 @@ def main(argv=None):
     stop = threading.Event()
     beat = threading.Thread(target=heartbeat_loop, args=(connection, args.host_uuid, args.heartbeat, stop),
                             daemon=True)
-    beat.start()
+    with _main_thread_signals_only():
+        beat.start()
     queue_name = f"host-{args.host_uuid}"
     pool = WorkerPool([queue_name], connection=connection, num_workers=max(1, args.workers),
                       worker_class=AgentWorker)
