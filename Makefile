@@ -13,8 +13,9 @@ run: setup
 test: setup
 	$(PYTEST) tests
 
+# Neither root nor guests: what a change to the portal, the API or a compiler needs, in a minute or two.
 test-unit: setup
-	$(PYTEST) tests --ignore=tests/scenarios --ignore=tests/e2e
+	$(PYTEST) tests -m "not root and not slow"
 
 test-scenarios: setup
 	$(PYTEST) tests/scenarios

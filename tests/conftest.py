@@ -1,8 +1,20 @@
+import os
+
 import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from tests.support.factories import *  # noqa: F403 - factories are fixtures' building blocks
+
+
+def pytest_collection_modifyitems(config, items):
+    """`@pytest.mark.root` is the one way a test says it needs root: without root it is skipped, saying so."""
+    if os.geteuid() == 0:
+        return
+    skip = pytest.mark.skip(reason="needs root (namespaces, mounts, iptables): run the tests as root")
+    for item in items:
+        if item.get_closest_marker("root"):
+            item.add_marker(skip)
 
 
 @pytest.fixture

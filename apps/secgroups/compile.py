@@ -47,8 +47,19 @@ import functools
 import ipaddress
 from dataclasses import dataclass, field
 
-from workers.host.sgnames import (ICMP_PROTOCOLS, IN_CHAIN, L2_TOP_CHAIN, PORT_PROTOCOLS, PROTOCOL_NAMES, SG_CHAIN,
-                                  TOP_CHAIN, group_chains, ipset_name, l2_chain, nic_chains)
+from workers.host.sgnames import (
+    ICMP_PROTOCOLS,
+    IN_CHAIN,
+    L2_TOP_CHAIN,
+    PORT_PROTOCOLS,
+    PROTOCOL_NAMES,
+    SG_CHAIN,
+    TOP_CHAIN,
+    group_chains,
+    ipset_name,
+    l2_chain,
+    nic_chains,
+)
 
 FAMILIES = ("v4", "v6")
 ETHERTYPE_FAMILY = {"IPv4": "v4", "IPv6": "v6"}

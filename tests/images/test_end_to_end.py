@@ -24,7 +24,7 @@ from tests.support.httpserve import http_server, make_qcow2
 from tests.support.jobs import run_worker
 from tests.support.sshd import in_netns, sshd_in_namespace
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.root]  # sshd in a namespace
 
 
 @pytest.fixture

@@ -11,13 +11,9 @@ from apps.core.models import Job
 from apps.images.models import Image
 from apps.images.services import check_image_for_user_vm
 from apps.storage.models import Volume
+from tests.support.api import error
 from tests.support.factories import make_local_backup_storage, make_primary_storage
 from tests.support.httpserve import http_server, make_qcow2
-
-
-def error(response, status):
-    assert response.status_code == status, response.content
-    return response.json()["error"]
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +113,7 @@ def test_failed_download_says_why_and_leaves_nothing(api, jobs_inline, tmp_path,
     assert files_in(folder) == []
 
 
+@pytest.mark.root  # a small tmpfs
 @pytest.mark.django_db(transaction=True)
 def test_full_backup_storage_fails_the_download_and_leaves_nothing(api, jobs_inline, tmp_path, served):
     base, _ = served

@@ -14,7 +14,7 @@ from tests.support.httpserve import make_qcow2
 from tests.support.sshd import in_netns, sshd_in_namespace
 from workers.host.sftp import ssh_session
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.root]  # sshd in a namespace, a tmpfs
 
 
 @pytest.fixture(scope="module")

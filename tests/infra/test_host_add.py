@@ -7,9 +7,9 @@ from apps.infra import sandbox, services
 from apps.infra.agent import last_heartbeat
 from apps.infra.models import Host
 from tests.support.factories import make_cluster
-from tests.support.sandbox import free_ip, needs_root
+from tests.support.sandbox import free_ip
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.root, needs_root]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.root]
 
 
 @pytest.fixture

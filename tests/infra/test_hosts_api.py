@@ -4,14 +4,10 @@ import pytest
 
 from apps.core.models import Job
 from apps.infra.models import Host
+from tests.support.api import error
 from tests.support.factories import make_cluster, make_host
 
 pytestmark = pytest.mark.django_db
-
-
-def error(response, status):
-    assert response.status_code == status, response.content
-    return response.json()["error"]
 
 
 def test_add_host_answers_202_with_the_job(api, rq_queue):

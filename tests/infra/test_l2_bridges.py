@@ -9,9 +9,9 @@ import pytest
 from apps.infra import realise, sandbox, services
 from apps.infra.models import Host
 from tests.support.factories import make_cluster, make_l2
-from tests.support.sandbox import free_ip, needs_root
+from tests.support.sandbox import free_ip
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.root, needs_root]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.root]
 
 
 def links(ns):

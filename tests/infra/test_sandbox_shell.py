@@ -8,9 +8,8 @@ import pytest
 from django.conf import settings
 
 from apps.infra import sandbox
-from tests.support.sandbox import needs_root
 
-pytestmark = [pytest.mark.root, needs_root]
+pytestmark = pytest.mark.root
 
 
 def shell(*args):

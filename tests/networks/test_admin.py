@@ -41,11 +41,14 @@ PAGES = ["networks/l2network", "networks/l3network", "networks/iprange", "networ
          "vrouter/eip"]
 
 
+# Rows made only by a service elsewhere (IPAM hands out used IPs; VMs and their NICs come from the VM wizard).
+NO_ADD_FORM = {"networks/usedip", "compute/vminstance", "compute/vmnic"}
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_changelists_and_forms_render(portal, world, page):
     assert portal.get(f"/{page}/").status_code == 200
-    add = portal.get(f"/{page}/add/")
-    assert add.status_code in (200, 403)
+    assert portal.get(f"/{page}/add/").status_code == (403 if page in NO_ADD_FORM else 200)
 
 
 def test_change_pages_render(portal, world):

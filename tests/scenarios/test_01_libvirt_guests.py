@@ -24,12 +24,11 @@ from apps.storage.models import Volume
 from apps.vrouter.models import VirtualRouter
 from apps.vrouter.routers import router_spec
 from tests.support.api import body
-from tests.support.sandbox import needs_root
 from tests.support.scenario01 import DOMAIN, agent_view, cloud, create_vm, wait
 from workers.host import domains, links, router
 
 pytestmark = [
-    pytest.mark.django_db(transaction=True), pytest.mark.root, pytest.mark.slow, needs_root,
+    pytest.mark.django_db(transaction=True), pytest.mark.root, pytest.mark.slow,
     pytest.mark.skipif(not (shutil.which("libvirtd") and shutil.which("qemu-system-x86_64")),
                        reason="needs libvirtd and QEMU"),
 ]

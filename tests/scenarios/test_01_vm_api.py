@@ -19,11 +19,10 @@ from apps.core.models import Job
 from apps.vrouter.models import VirtualRouter
 from apps.vrouter.routers import reconcile_routers_scheduled, router_spec
 from tests.support.api import body
-from tests.support.sandbox import needs_root
 from tests.support.scenario01 import DOMAIN, agent_view, cloud, create_vm, wait
 from workers.host import guests, links, router
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.root, pytest.mark.slow, needs_root]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.root, pytest.mark.slow]
 
 
 @contextmanager

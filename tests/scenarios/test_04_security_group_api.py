@@ -4,16 +4,12 @@ import pytest
 
 from apps.core.models import Job
 from apps.secgroups.models import SecurityGroup, SecurityGroupRule
+from tests.support.api import error
 from tests.support.factories import make_l3, make_nic, make_vm
 
 pytestmark = pytest.mark.django_db
 
 RULES = "/api/v1/security-group-rules/"
-
-
-def error(response, status):
-    assert response.status_code == status, response.content
-    return response.json()["error"]
 
 
 def rule_body(rule):

@@ -4,8 +4,17 @@ No root and no namespace: `plan_changes` runs nothing (as Neutron tests its ipta
 What the payloads do to a real kernel is tested in test_dataplane.py.
 """
 
-from apps.secgroups.compile import (HostState, Nic, Rule, Scope, compile_host, group_chains, ipset_name, l2_chain,
-                                    nic_chains)
+from apps.secgroups.compile import (
+    HostState,
+    Nic,
+    Rule,
+    Scope,
+    compile_host,
+    group_chains,
+    ipset_name,
+    l2_chain,
+    nic_chains,
+)
 from workers.host.firewall import plan_changes
 
 NIC = "5b1d6a3e-7c1f-4a8e-9d1e-0a1b2c3d4e5f"

@@ -9,13 +9,9 @@ from django.test import Client
 from apps.core.crypto import decrypt, encrypt
 from apps.core.models import Job
 from apps.storage.models import BackupStorage
+from tests.support.api import error
 from tests.support.factories import make_local_backup_storage, make_zone
 from tests.support.sshd import in_netns, sshd_in_namespace
-
-
-def error(response, status):
-    assert response.status_code == status, response.content
-    return response.json()["error"]
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +32,7 @@ def add_and_run(api, sshd, data):
     return response.json(), Job.objects.get(pk=response.json()["job"]["uuid"])
 
 
+@pytest.mark.root
 @pytest.mark.django_db(transaction=True)
 def test_add_sftp_backup_storage_with_password(api, jobs_inline, sshd):
     folder = sshd.workdir / "backupStorage"
@@ -61,6 +58,7 @@ def test_add_sftp_backup_storage_with_password(api, jobs_inline, sshd):
     assert detached.json()["zones"] == []
 
 
+@pytest.mark.root
 @pytest.mark.django_db(transaction=True)
 def test_add_sftp_backup_storage_with_private_key(api, jobs_inline, sshd):
     data = sftp_data(sshd, sshd.workdir / "keyed", password="", private_key=sshd.private_key)
@@ -70,6 +68,7 @@ def test_add_sftp_backup_storage_with_private_key(api, jobs_inline, sshd):
     assert "PRIVATE KEY" not in json.dumps(api.get(f"/api/v1/backup-storages/{job.target_id}/").json())
 
 
+@pytest.mark.root
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("change, message", [
     ({"password": "wrong-password"}, "SSH login to root@{host}:{port} was refused: wrong username, password or key."),

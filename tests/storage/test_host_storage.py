@@ -29,6 +29,7 @@ def fake_export(tmp_path):
         subprocess.run(["umount", str(mount_point)], capture_output=True)
 
 
+@pytest.mark.root
 def test_nfs_already_mounted_is_kept_and_its_capacity_read(fake_export):
     source, mount_point = fake_export
     spec = {"type": "NFS", "url": source, "mount_point": mount_point}
@@ -37,6 +38,7 @@ def test_nfs_already_mounted_is_kept_and_its_capacity_read(fake_export):
     assert storage.mount_primary_storage(spec)["total"] == 4 * 1024**2  # idempotent
 
 
+@pytest.mark.root
 def test_nfs_mount_point_holding_something_else_is_refused(fake_export):
     source, mount_point = fake_export
     with pytest.raises(HostError) as raised:
@@ -44,6 +46,7 @@ def test_nfs_mount_point_holding_something_else_is_refused(fake_export):
     assert raised.value.message == f"{mount_point} already has {source} mounted, not 198.51.100.9:/other."
 
 
+@pytest.mark.root
 def test_nfs_unmount(fake_export):
     source, mount_point = fake_export
     storage.unmount_primary_storage({"type": "NFS", "url": source, "mount_point": mount_point})

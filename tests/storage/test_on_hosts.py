@@ -10,9 +10,9 @@ from apps.images.models import Image, ImageBackupStorageRef, ImageCache
 from apps.storage.volumes import create_root_volume, delete_volume
 from tests.support.factories import make_cluster, make_local_backup_storage, make_primary_storage
 from tests.support.httpserve import make_qcow2
-from tests.support.sandbox import free_ip, needs_root
+from tests.support.sandbox import free_ip
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.root, needs_root]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.root]
 
 
 def test_attach_runs_on_the_hosts_agent(jobs_inline, user, sandboxes, tmp_path):

@@ -7,15 +7,11 @@ import pytest
 from apps.core.models import Job
 from apps.infra.models import Host
 from apps.storage.models import PrimaryStorage
+from tests.support.api import error
 from tests.support.factories import make_cluster, make_primary_storage, make_zone
 from workers.host.storage import capacity, mount_primary_storage, unmount_primary_storage
 
 pytestmark = pytest.mark.django_db
-
-
-def error(response, status):
-    assert response.status_code == status, response.content
-    return response.json()["error"]
 
 
 def add(api, zone, **data):

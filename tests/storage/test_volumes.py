@@ -12,13 +12,9 @@ from apps.core.models import Job
 from apps.images.models import Image, ImageBackupStorageRef, ImageCache
 from apps.storage.models import PrimaryStorageAttachment, Volume
 from apps.storage.volumes import create_root_volume, ensure_image_cached
+from tests.support.api import error
 from tests.support.factories import make_cluster, make_local_backup_storage, make_primary_storage
 from tests.support.httpserve import make_qcow2
-
-
-def error(response, status):
-    assert response.status_code == status, response.content
-    return response.json()["error"]
 
 
 @pytest.fixture

@@ -1,14 +1,8 @@
 """Sandbox hosts in tests: build them for real (namespaces, sshd, agent) and always remove them."""
 
-import os
 import uuid
 
-import pytest
-
 from apps.infra import sandbox
-
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="sandbox hosts need root (namespaces)")
-
 
 _handed_out = set()
 

@@ -36,8 +36,19 @@ from dataclasses import dataclass
 
 from .errors import HostError
 from .ops import operation
-from .sgnames import (DHCP_PORTS, GROUP_EGRESS_PREFIX, GROUP_INGRESS_PREFIX, ICMP_PROTOCOLS, L2_TOP_CHAIN,
-                      PORT_PROTOCOLS, PREFIX, TOP_CHAIN, UDP, l2_chain, nic_chains)
+from .sgnames import (
+    DHCP_PORTS,
+    GROUP_EGRESS_PREFIX,
+    GROUP_INGRESS_PREFIX,
+    ICMP_PROTOCOLS,
+    L2_TOP_CHAIN,
+    PORT_PROTOCOLS,
+    PREFIX,
+    TOP_CHAIN,
+    UDP,
+    l2_chain,
+    nic_chains,
+)
 
 log = logging.getLogger("nimbo.host.firewall")
 
