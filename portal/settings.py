@@ -38,7 +38,7 @@ ALLOWED_HOSTS = os.environ.get("NIMBO_ALLOWED_HOSTS", "*").split(",")
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("NIMBO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "portal.apps.NimboAdminConfig",  # the admin with the sidebar in the scenarios' order
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

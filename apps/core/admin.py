@@ -28,6 +28,18 @@ def state_badge(state, obj=None, label=None):
                        state, pk, label or state)
 
 
+def badge_column(field, description=None):
+    """A list/detail column showing `field` as a state badge: `state_badge = badge_column("state")`."""
+
+    @admin.display(description=description or field, ordering=field)
+    def column(self, obj):
+        value = getattr(obj, field)
+        display = getattr(obj, f"get_{field}_display", None)
+        return state_badge(value, obj, display() if display else value)
+
+    return column
+
+
 def add_refusal(form, exc):
     """Put a service's refusal on a form: each error on the field it names, else above the form."""
     if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):

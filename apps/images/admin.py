@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 
-from apps.core.admin import ServiceAdmin
+from apps.core.admin import ServiceAdmin, badge_column
 from apps.core.fields import human_size
 from apps.storage.models import BackupStorage
 
@@ -42,10 +42,11 @@ class ImageForm(forms.ModelForm):
 @admin.register(Image)
 class ImageAdmin(ServiceAdmin):
     form = ImageForm
-    list_display = ["name", "format", "media_type", "platform", "system", "state", "size", "created"]
+    list_display = ["name", "format", "media_type", "platform", "system", "state_badge", "size", "created"]
+    state_badge = badge_column("state")
     list_filter = ["state", "format", "media_type", "platform", "system"]
     search_fields = ["name", "description", "url", "sha256"]
-    readonly_fields = ["state", "size", "virtual", "sha256"]
+    readonly_fields = ["state_badge", "size", "virtual", "sha256"]
     inlines = [CopyInline, CacheInline]
     update_service = services.update_image
 

@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
-from apps.core.admin import ServiceAdmin
+from apps.core.admin import ServiceAdmin, badge_column
 from apps.core.fields import human_size
 
 from . import services
@@ -25,7 +25,8 @@ class ClusterInline(admin.TabularInline):
 
 @admin.register(Zone)
 class ZoneAdmin(ServiceAdmin):
-    list_display = ["name", "state", "description", "created"]
+    list_display = ["name", "state_badge", "description", "created"]
+    state_badge = badge_column("state")
     list_filter = ["state"]
     search_fields = ["name", "description"]
     fields = ["name", "description", "state"]
@@ -37,7 +38,8 @@ class ZoneAdmin(ServiceAdmin):
 
 @admin.register(Cluster)
 class ClusterAdmin(ServiceAdmin):
-    list_display = ["name", "zone", "hypervisor_type", "state", "created"]
+    list_display = ["name", "zone", "hypervisor_type", "state_badge", "created"]
+    state_badge = badge_column("state")
     list_filter = ["zone", "hypervisor_type", "state"]
     search_fields = ["name", "description"]
     list_select_related = ["zone"]
@@ -76,12 +78,14 @@ class HostForm(forms.ModelForm):
 @admin.register(Host)
 class HostAdmin(ServiceAdmin):
     form = HostForm
-    list_display = ["name", "cluster", "management_ip", "status", "state", "domain_type", "cpu_num", "memory",
-                    "last_heartbeat"]
+    list_display = ["name", "cluster", "management_ip", "status_badge", "state_badge", "domain_type", "cpus",
+                    "memory", "last_heartbeat"]
+    status_badge = badge_column("status")
+    state_badge = badge_column("state")
     list_filter = ["cluster", "status", "state", "cluster__hypervisor_type"]
     search_fields = ["name", "description", "management_ip"]
     list_select_related = ["cluster"]
-    readonly_fields = ["status", "status_message", "cpu_num", "cpu_speed", "memory", "domain_type", "facts",
+    readonly_fields = ["status_badge", "status_message", "cpu_num", "cpu_speed", "memory", "domain_type", "facts",
                        "host_key_fingerprint", "last_heartbeat"]
     actions = ["reconnect"]
     update_service = services.update_host
@@ -93,6 +97,10 @@ class HostAdmin(ServiceAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "cluster", "management_ip"] if obj else []
+
+    @admin.display(description="CPUs", ordering="cpu_num")
+    def cpus(self, obj):
+        return f"{obj.cpu_num} CPU" if obj.cpu_num else "-"
 
     @admin.display(description="memory", ordering="memory_size")
     def memory(self, obj):

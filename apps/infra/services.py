@@ -113,3 +113,21 @@ def start_unrealise_l2(l2, cluster, *, user=None):
     """The job that removes `l2`'s unused bridges from `cluster`'s hosts (call after detaching)."""
     return start_job("unrealiseL2Network", "apps.infra.jobs.unrealise_l2", user=user, target=l2,
                      params={"l2_uuid": str(l2.pk), "cluster_uuid": str(cluster.pk)})
+
+
+def create_cluster_and_attach(*, primary_storages=(), l2_networks=(), user=None, **fields):
+    """The cluster wizard's Finish: create the cluster, then attach each chosen primary storage and L2
+    network (each its own call, job and notification, as the API does). All or nothing: a refused
+    attach undoes the cluster. Returns (cluster, [attach jobs]).
+    """
+    from django.db import transaction
+
+    from apps.networks.services import attach_l2_network_to_cluster
+    from apps.storage.services import attach_primary_storage
+
+    with transaction.atomic():
+        cluster = create_cluster(user=user, **fields)
+        jobs = [attach_primary_storage(storage, cluster, user=user) for storage in primary_storages]
+        for l2 in l2_networks:
+            attach_l2_network_to_cluster(l2, cluster, user=user)
+    return cluster, jobs

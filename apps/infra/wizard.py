@@ -1,102 +1,83 @@
-"""The cluster wizard: create the cluster, then offer to attach primary storage and L2 networks.
+"""The cluster wizard: the cluster, then primary storage and L2 networks to attach, created at Finish.
 
-Each step is an HTMX partial swapped into the same page; every step calls the same service
-functions as the API (so each attach is its own job and its own notification). A step with
-nothing to offer (no primary storage, no L2 network in the zone yet) is skipped and says so.
+One page; each step is an HTMX partial swapped in place (a plain POST without HTMX). What was typed
+travels with the form as hidden fields, so Back keeps it and nothing exists before Finish, which
+calls one service (infra.services.create_cluster_and_attach). A step with nothing to offer says so.
 """
 
 from django import forms
+from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 
-from apps.core.jobs import EXPECTED_ERRORS, describe_error
+from apps.core.admin import add_refusal
+from apps.core.jobs import EXPECTED_ERRORS
 
 from . import services
 from .models import Cluster
+
+STEPS = [("cluster", "Cluster"), ("storage", "Primary storage"), ("l2", "L2 networks")]
 
 
 class ClusterForm(forms.ModelForm):
     class Meta:
         model = Cluster
         fields = ["name", "description", "zone", "hypervisor_type"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
 
 
-def _storages(cluster):
-    from apps.storage.models import PrimaryStorage
+class AttachForm(forms.Form):
+    """The choices of steps 2 and 3, limited to the chosen zone."""
 
-    return PrimaryStorage.objects.filter(zone=cluster.zone).exclude(attachments__cluster=cluster).order_by("name")
+    primary_storages = forms.ModelMultipleChoiceField(queryset=None, required=False,
+                                                      widget=forms.CheckboxSelectMultiple, label="primary storage")
+    l2_networks = forms.ModelMultipleChoiceField(queryset=None, required=False, widget=forms.CheckboxSelectMultiple,
+                                                 label="L2 networks")
+
+    def __init__(self, *args, zone=None, **kwargs):
+        from apps.networks.models import L2Network
+        from apps.storage.models import PrimaryStorage
+
+        super().__init__(*args, **kwargs)
+        self.fields["primary_storages"].queryset = PrimaryStorage.objects.filter(zone=zone).order_by("name")
+        self.fields["l2_networks"].queryset = L2Network.objects.filter(zone=zone).order_by("name")
+        self.fields["primary_storages"].label_from_instance = lambda s: f"{s.name} ({s.get_type_display()}, {s.url})"
+        self.fields["l2_networks"].label_from_instance = lambda n: (
+            f"{n.name} ({n.get_type_display()} on {n.physical_interface}{f', VLAN {n.vlan}' if n.vlan else ''})")
 
 
-def _l2_networks(cluster):
-    from apps.networks.models import L2Network
+def _hidden(request, step):
+    """What the other steps hold, carried as hidden inputs: the cluster's fields and the other step's choices."""
+    shown = {"cluster": ClusterForm.Meta.fields, "storage": ["primary_storages"], "l2": ["l2_networks"]}.get(step, [])
+    carried = [*ClusterForm.Meta.fields, "primary_storages", "l2_networks"]
+    return [(name, value) for name in carried if name not in shown for value in request.POST.getlist(name)]
 
-    return L2Network.objects.filter(zone=cluster.zone).exclude(cluster_refs__cluster=cluster).order_by("name")
 
-
-def _context(request, **extra):
-    return {"title": "Create cluster", "site_header": "Nimbo", "has_permission": True, "is_popup": False, **extra}
+def _render(request, step, form, attach, **extra):
+    context = {"hidden": _hidden(request, step) if request.method == "POST" else [],**admin.site.each_context(request), "title": "Create cluster", "opts": Cluster._meta,
+               "steps": STEPS, "step": step, "form": form, "attach": attach, **extra}
+    template = "infra/cluster_wizard_form.html" if request.htmx else "infra/cluster_wizard.html"
+    return render(request, template, context)
 
 
 @staff_member_required
 def cluster_wizard(request):
-    """Step 1: the cluster itself."""
-    form = ClusterForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            cluster = services.create_cluster(user=request.user, **form.cleaned_data)
-        except EXPECTED_ERRORS as exc:
-            message, field = describe_error(exc)
-            form.add_error(field if field in form.fields else None, message)
-        else:
-            return _storage_step(request, cluster)
-    template = "infra/cluster_wizard_step1.html" if request.htmx else "infra/cluster_wizard.html"
-    return render(request, template, _context(request, form=form))
-
-
-def _storage_step(request, cluster, errors=()):
-    return render(request, "infra/cluster_wizard_storage.html",
-                  _context(request, cluster=cluster, storages=_storages(cluster), errors=errors))
-
-
-def _l2_step(request, cluster, errors=(), jobs=()):
-    return render(request, "infra/cluster_wizard_l2.html",
-                  _context(request, cluster=cluster, networks=_l2_networks(cluster), errors=errors, jobs=jobs))
-
-
-@staff_member_required
-def cluster_wizard_storage(request, uuid):
-    """Step 2: attach primary storage (each attach is a job that mounts it on the hosts)."""
-    from apps.storage.services import attach_primary_storage
-
-    cluster = get_object_or_404(Cluster, pk=uuid)
     if request.method != "POST":
-        return _storage_step(request, cluster)
-    jobs, errors = [], []
-    for storage in _storages(cluster).filter(pk__in=request.POST.getlist("primary_storages")):
-        try:
-            jobs.append(attach_primary_storage(storage, cluster, user=request.user))
-        except EXPECTED_ERRORS as exc:
-            errors.append(f"{storage}: {describe_error(exc)[0]}")
-    if errors:
-        return _storage_step(request, cluster, errors)
-    return _l2_step(request, cluster, jobs=jobs)
-
-
-@staff_member_required
-def cluster_wizard_l2(request, uuid):
-    """Step 3: attach L2 networks (their bridges are built on the cluster's hosts)."""
-    from apps.networks.services import attach_l2_network_to_cluster
-
-    cluster = get_object_or_404(Cluster, pk=uuid)
-    if request.method != "POST":
-        return _l2_step(request, cluster)
-    attached, errors = [], []
-    for l2 in _l2_networks(cluster).filter(pk__in=request.POST.getlist("l2_networks")):
-        try:
-            attach_l2_network_to_cluster(l2, cluster, user=request.user)
-            attached.append(l2)
-        except EXPECTED_ERRORS as exc:
-            errors.append(f"{l2}: {describe_error(exc)[0]}")
-    if errors:
-        return _l2_step(request, cluster, errors)
-    return render(request, "infra/cluster_wizard_done.html", _context(request, cluster=cluster, attached=attached))
+        return _render(request, "cluster", ClusterForm(), AttachForm())
+    target = request.POST.get("_to", "cluster")
+    form = ClusterForm(request.POST)
+    if target == "cluster":  # Back to step 1: what was typed, without complaints
+        return _render(request, "cluster", ClusterForm(initial=request.POST.dict()), AttachForm(request.POST))
+    if not form.is_valid():
+        return _render(request, "cluster", form, AttachForm(request.POST))
+    attach = AttachForm(request.POST, zone=form.cleaned_data["zone"])
+    attach.is_valid()
+    if target in ("storage", "l2"):
+        return _render(request, target, form, attach)
+    chosen = {name: list(attach.cleaned_data.get(name) or []) for name in ("primary_storages", "l2_networks")}
+    try:
+        cluster, jobs = services.create_cluster_and_attach(user=request.user, **form.cleaned_data, **chosen)
+    except EXPECTED_ERRORS as exc:
+        add_refusal(form, exc)
+        return _render(request, "cluster", form, attach)
+    return _render(request, "done", form, attach, cluster=cluster, jobs=jobs, attached=chosen["l2_networks"])

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -96,13 +97,18 @@ class L3NetworkAdmin(ServiceAdmin):
     list_select_related = ["l2_network__zone"]
     fields = ["name", "description", "l2_network", "type", "system", "dns_domain"]
     inlines = [IpRangeInline, DnsInline, ServiceInline]
-    change_list_template = "networks/l3network_change_list.html"
     create_service = services.create_l3_network
     update_service = services.update_l3_network
     delete_service = services.delete_l3_network
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("network_services", "ip_ranges")
+
+    def add_view(self, request, form_url="", extra_context=None):
+        # One way to make an L3: "Add" is the wizard (network, ranges, DNS, services on one page).
+        if request.method == "GET" and "_popup" not in request.GET:
+            return HttpResponseRedirect(reverse("networks:l3-wizard"))
+        return super().add_view(request, form_url, extra_context)
 
     def get_readonly_fields(self, request, obj=None):
         return ["l2_network", "type"] if obj else []
@@ -121,7 +127,7 @@ class L3NetworkAdmin(ServiceAdmin):
 
     @admin.display(description="")
     def wizard(self, obj):
-        return format_html('<a href="{}">add range, DNS, services</a>', reverse("networks:l3-wizard-step", args=[obj.pk]))
+        return format_html('<a href="{}">ranges, DNS, services</a>', reverse("networks:l3-wizard-step", args=[obj.pk]))
 
 
 def _add_ip_range(*, user=None, l3_network, **fields):

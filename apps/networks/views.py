@@ -33,7 +33,9 @@ def _steps_context(l3, **forms):
 
 
 def _page(request, context):
-    context = {"title": "L3 network wizard", "opts": L3Network._meta, **context}
+    from django.contrib import admin
+
+    context = {**admin.site.each_context(request), "title": "Create L3 network", "opts": L3Network._meta, **context}
     return render(request, "networks/l3_wizard.html", context)
 
 

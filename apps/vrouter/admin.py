@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from apps.core.admin import ServiceAdmin
+from apps.core.admin import ServiceAdmin, badge_column
 from apps.networks.admin_actions import ObjectActionAdmin
 
 from . import services
@@ -160,7 +160,8 @@ class EipAdmin(NicActionsMixin, ObjectActionAdmin):
 class VirtualRouterAdmin(admin.ModelAdmin):
     """Virtual routers: booted by the first VM of their L3 and repaired by the reconcile job (read-only here)."""
 
-    list_display = ["name", "l3_network", "state", "host", "address", "namespace", "last_repair", "last_repaired",
+    state_badge = badge_column("state")
+    list_display = ["name", "l3_network", "state_badge", "host", "address", "namespace", "last_repair", "last_repaired",
                     "updated"]
     list_filter = ["state"]
     search_fields = ["name", "address", "namespace"]

@@ -150,3 +150,14 @@ def test_swagger_ui_loads_only_from_the_portal_itself(portal):
     for src in sources:
         if src.startswith("/static/"):
             assert portal.get(src).status_code == 200, src
+
+
+def test_sidebar_and_home_follow_the_scenarios_order(portal):
+    page = portal.get("/").content.decode()
+    order = ["Zones", "Clusters", "Hosts", "Primary storages", "Backup storages", "Images", "L2 networks",
+             "L3 networks", "Security groups", "Instance offerings", "VR offerings", "Virtual routers", "Instances",
+             "VIPs", "Port forwarding", "EIPs", "Jobs"]
+    sidebar = page[page.index('id="nav-sidebar"'):]
+    positions = [sidebar.find(f">{name}</a>") for name in order]
+    assert -1 not in positions and positions == sorted(positions), dict(zip(order, positions))
+    assert "Capacity" in page and "Recent failures" in page
