@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "channels",
     "apps.core",
+    "apps.projects",
     "apps.infra",
     "apps.storage",
     "apps.images",
@@ -69,6 +70,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.projects.access.AccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -165,8 +167,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Who may do what, for every API view: apps/projects/access.py.
+    "DEFAULT_PERMISSION_CLASSES": ["apps.projects.api.permissions.ProjectAccess"],
     "DEFAULT_FILTER_BACKENDS": [
+        "apps.projects.api.permissions.ProjectScopeFilter",
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",

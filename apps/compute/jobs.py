@@ -95,8 +95,8 @@ def _prepare_root_volume(ctx, vm, host):
         ensure_image_cached(vm.image, storage, ctx=None)
     with ctx.step("Create the root volume", progress=30):
         volume = create_root_volume(vm.image, storage, f"ROOT-{vm.name}", ctx=None)
-        volume.vm_instance = vm
-        volume.save(update_fields=["vm_instance"])
+        volume.vm_instance, volume.project_id = vm, vm.project_id  # the VM's project owns its disk
+        volume.save(update_fields=["vm_instance", "project"])
     return volume
 
 

@@ -13,6 +13,7 @@ from apps.images.models import Image
 from apps.infra.models import Cluster, Host, Zone
 from apps.networks.models import L3Network, UsedIp
 from apps.networks.validators import validate_dns_label
+from apps.projects.fields import project_field
 
 from .choices import AllocatorStrategy, GuestKind, VmState, VmType
 
@@ -50,6 +51,7 @@ class VmInstance(BaseModel):
     it is the lifecycle's work. `cluster` and `host` are set when it is placed on a host.
     """
 
+    project = project_field("vm_instances")
     type = models.CharField(max_length=16, choices=VmType.choices, default=VmType.USER, verbose_name="type")
     hostname = models.CharField(max_length=63, blank=True, default="", validators=[validate_dns_label],
                                 verbose_name="host name", help_text="A DNS label such as inner.")

@@ -62,7 +62,7 @@ def delete_nic(nic):
 
 @operation("createVmInstance")
 def create_vm(*, name, l3_networks, instance_offering=None, image=None, hostname="", description="",
-              type=VmType.USER, zone=None, static_ips=None, guest_kind=GuestKind.LIBVIRT):
+              type=VmType.USER, zone=None, static_ips=None, guest_kind=GuestKind.LIBVIRT, project=None):
     """Record a VM and its NICs (one per L3 network, in order; device index = position) in state Created.
 
     `static_ips`: {L3 network uuid (str): address} for NICs that need a given address.
@@ -90,7 +90,7 @@ def create_vm(*, name, l3_networks, instance_offering=None, image=None, hostname
                            field="static_ips")
     vm = create_object(VmInstance, {"name": name, "description": description, "hostname": hostname, "type": type,
                                     "instance_offering": instance_offering, "image": image, "zone": zone,
-                                    "state": VmState.CREATED, "guest_kind": guest_kind})
+                                    "state": VmState.CREATED, "guest_kind": guest_kind, "project": project})
     for index, l3 in enumerate(l3_networks):
         create_nic(vm, l3, ip=static_ips.get(str(l3.pk)), device_index=index)
     return vm

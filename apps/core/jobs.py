@@ -80,6 +80,8 @@ def operation(kind, *, target=None):
                 state=JobState.RUNNING,
                 started=timezone.now(),
                 handler=f"{func.__module__}.{func.__qualname__}",
+                # A create records its project even when it fails (a quota refused it).
+                project_id=getattr(kwargs.get("project"), "pk", None),
             )
             if target:
                 bound = signature.bind_partial(*args, **kwargs).arguments

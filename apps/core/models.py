@@ -84,6 +84,8 @@ class Job(models.Model):
         related_name="jobs",
         verbose_name="requested by",
     )
+    project = models.ForeignKey("projects.Project", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="jobs", verbose_name="project")
     handler = models.CharField(max_length=255, blank=True, default="", verbose_name="handler")
     params = models.JSONField(default=dict, blank=True, verbose_name="parameters")
     progress = models.PositiveSmallIntegerField(default=0, verbose_name="progress (%)")
@@ -129,6 +131,9 @@ class Job(models.Model):
     def set_target(self, obj):
         if obj is None:
             return
+        # A job on a project's resource belongs to that project: its members see it, others do not.
+        if self.project_id is None and getattr(obj, "project_id", None):
+            self.project_id = obj.project_id
         self.target_type = ContentType.objects.get_for_model(obj, for_concrete_model=False)
         self.target_id = str(obj.pk)
         self.target_name = str(obj)[:255]
@@ -144,6 +149,8 @@ class Job(models.Model):
             "target_type": self.target_type.model if self.target_type_id else None,
             "target_id": self.target_id or None,
             "target_name": self.target_name,
+            "project": str(self.project_id) if self.project_id else None,
+            "requested_by": self.requested_by_id,
             "error": self.error,
             "result": self.result,
             "message": self.message,

@@ -1,6 +1,7 @@
 """Building blocks for service functions: validated create, update and delete of one row."""
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils.text import capfirst
 
 
@@ -10,13 +11,20 @@ def _split_m2m(model, fields):
 
 
 def create_object(model, fields):
-    """Create a row after the model's full validation (the same rules in admin, wizard and API)."""
+    """Create a row after the model's full validation (the same rules in admin, wizard and API).
+
+    A row that belongs to a project is charged to its quotas in the same transaction.
+    """
+    from apps.projects.quotas import charge
+
     fields, m2m = _split_m2m(model, dict(fields))
-    obj = model(**fields)
-    obj.full_clean()
-    obj.save()
-    for name, values in m2m.items():
-        getattr(obj, name).set(values)
+    with transaction.atomic():
+        charge(fields.get("project"), model, fields)
+        obj = model(**fields)
+        obj.full_clean()
+        obj.save()
+        for name, values in m2m.items():
+            getattr(obj, name).set(values)
     return obj
 
 

@@ -8,6 +8,7 @@ from django.db import models
 
 from apps.core.exceptions import InvalidInput
 from apps.core.models import BaseModel
+from apps.projects.fields import project_field, shared_field
 
 from .choices import ImageFormat, ImageState, MediaType, Platform
 
@@ -21,6 +22,8 @@ class Image(BaseModel):
     state); the image is Ready once one copy is, Failed once all failed.
     """
 
+    project = project_field("images")
+    shared = shared_field()
     url = models.CharField(max_length=2048, verbose_name="URL",
                            help_text="http(s)://..., file:///path or an absolute path on the management node.")
     format = models.CharField(max_length=8, choices=ImageFormat.choices, default=ImageFormat.QCOW2,

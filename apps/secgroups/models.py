@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from apps.core.models import BaseModel, CleanTextMixin
+from apps.projects.fields import project_field
 
 from .choices import Direction, Ethertype, protocol_label
 
@@ -21,6 +22,7 @@ class SecurityGroup(BaseModel):
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="security_groups", verbose_name="owner")
+    project = project_field("security_groups")
     revision_number = models.PositiveBigIntegerField(default=0, editable=False, verbose_name="revision number")
     l3_networks = models.ManyToManyField("networks.L3Network", through="SecurityGroupL3NetworkRef",
                                          related_name="security_groups", blank=True, verbose_name="L3 networks")

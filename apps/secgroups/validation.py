@@ -70,6 +70,10 @@ def validate_rule(rule):
                 f"Conflicting value ethertype {rule.ethertype} for CIDR {rule.remote_ip_prefix}.")})
         if rule.remote_group_id:
             raise ValidationError({"remote_group_id": "Only remote_ip_prefix or remote_group_id may be provided."})
+    # As Neutron checks: the remote group must be visible to the rule's project (the same project).
+    if rule.remote_group_id and rule.security_group_id and (
+            rule.remote_group.project_id != rule.security_group.project_id):
+        raise ValidationError({"remote_group_id": f"Security group {rule.remote_group_id} not found."})
 
 
 __all__ = ["parse_protocol", "validate_rule", "PROTOCOL_NAMES"]

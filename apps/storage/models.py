@@ -11,6 +11,7 @@ from django.db import models
 from apps.core.fields import SizeField
 from apps.core.models import BaseModel
 from apps.core.validators import validate_ssh_username
+from apps.projects.fields import project_field
 from workers.host.storage import is_forbidden_path, is_system_directory
 
 from .choices import BackupStorageType, EnabledState, PrimaryStorageType, StorageStatus, VolumeState, VolumeType
@@ -193,6 +194,7 @@ class Volume(BaseModel):
     deleted while it still has volumes: its delete removes them first (delete_volume).
     """
 
+    project = project_field("volumes")
     type = models.CharField(max_length=8, choices=VolumeType.choices, default=VolumeType.DATA, verbose_name="type")
     primary_storage = models.ForeignKey(PrimaryStorage, on_delete=models.PROTECT, related_name="volumes",
                                         verbose_name="primary storage")

@@ -119,6 +119,9 @@ def start_create_data_volume(user=None, primary_storage=None, size=None, **field
     if not size or size < MIN_DATA_VOLUME:
         raise InvalidInput("A data volume must be at least 1M.", field="size")
     _check_attached(primary_storage)
+    from apps.projects.quotas import charge
+
+    charge(fields.get("project"), Volume, {"type": VolumeType.DATA})
     volume = Volume.objects.create(type=VolumeType.DATA, primary_storage=primary_storage, size=size,
                                    state=VolumeState.CREATING, **fields)
     job = start_job("createDataVolume", "apps.storage.jobs.create_data_volume", user=user, target=volume,

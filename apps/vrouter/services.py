@@ -49,9 +49,13 @@ def delete_vr_offering(offering):
 
 
 @operation("createVip")
-def create_vip(*, name, l3_network, ip=None, description="", state=None):
+def create_vip(*, name, l3_network, ip=None, description="", state=None, project=None):
     """A VIP on `l3_network`: the address `ip` if given (409 if taken), else the next free one."""
-    vip = Vip(name=name, l3_network=l3_network, description=description, **({"state": state} if state else {}))
+    from apps.projects.quotas import charge
+
+    charge(project, Vip, {})
+    vip = Vip(name=name, l3_network=l3_network, description=description, project=project,
+              **({"state": state} if state else {}))
     used = allocate_ip(l3_network, requested=ip, owner=vip)
     vip.used_ip, vip.ip, vip.netmask, vip.gateway = used, used.ip, used.netmask, used.gateway
     vip.full_clean(exclude=["used_ip"])

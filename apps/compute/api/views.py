@@ -45,7 +45,7 @@ class VmInstanceViewSet(ServiceViewSet):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         start = fields.pop("start", True)
-        vm = services.create_vm(user=request.user, **fields)
+        vm = services.create_vm(user=request.user, **fields, **self.owner_fields())
         if start:
             # The record is answered at once; placing and booting it is a job (state goes Starting -> Running).
             lifecycle.start_create_vm(vm, user=request.user)

@@ -66,11 +66,28 @@ class ServiceViewSet(viewsets.ModelViewSet):
             queryset = queryset.order_by(*(queryset.model._meta.ordering or ["pk"]), "pk")
         return queryset
 
+    @property
+    def access(self):
+        """Who asks, in which project, with which role (apps/projects/access.py)."""
+        from apps.projects.access import for_request
+
+        return for_request(self.request)
+
+    def owner_fields(self, data=None):
+        """{"project": ...} for a new row of this viewset's model, if its rows belong to projects."""
+        self.access.check_sharing(data or {})
+        model = self.get_queryset().model
+        if not any(f.name == "project" for f in model._meta.get_fields()):
+            return {}
+        return {"project": self.access.owner_for_create(model)}
+
     def perform_create(self, serializer):
-        instance = type(self).create_service(user=self.request.user, **serializer.validated_data)
+        data = {**serializer.validated_data, **self.owner_fields(serializer.validated_data)}
+        instance = type(self).create_service(user=self.request.user, **data)
         serializer.instance = self._reread(instance)
 
     def perform_update(self, serializer):
+        self.access.check_sharing(serializer.validated_data)
         instance = type(self).update_service(serializer.instance, user=self.request.user, **serializer.validated_data)
         serializer.instance = self._reread(instance)
 

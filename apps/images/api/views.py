@@ -33,7 +33,8 @@ class ImageViewSet(ServiceViewSet):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         with transaction.atomic():  # the jobs start on commit: show the image as it was added
-            image, jobs = services.add_image(user=request.user, **serializer.validated_data)
+            image, jobs = services.add_image(user=request.user, **serializer.validated_data,
+                                             **self.owner_fields(serializer.validated_data))
             data = self.get_serializer(self._reread(image)).data
         response = job_accepted(jobs[0])
         response.data["jobs"] = JobSerializer(jobs, many=True).data

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from apps.core.models import BaseModel
+from apps.projects.fields import project_field, shared_field
 
 from ..choices import PROVIDER_SERVICES, L3Type, Provider, ServiceType
 from ..validators import validate_dns_domain
@@ -16,6 +17,8 @@ class L3Network(BaseModel):
     A System L3 (such as a public or management network) carries routers and VIPs, never user VMs.
     """
 
+    project = project_field("l3_networks")
+    shared = shared_field()
     l2_network = models.ForeignKey(L2Network, on_delete=models.PROTECT, related_name="l3_networks",
                                    verbose_name="L2 network")
     type = models.CharField(max_length=32, choices=L3Type.choices, default=L3Type.BASIC, verbose_name="type")

@@ -139,5 +139,8 @@ class NicFirewallView(APIView):
 
         from apps.secgroups.realised import nic_firewall
 
-        vm_nic = get_object_or_404(VmNic.objects.select_related("vm_instance__host__cluster"), pk=nic)
+        from apps.projects.access import for_request
+
+        nics = for_request(request).scope(VmNic.objects.select_related("vm_instance__host__cluster"))
+        vm_nic = get_object_or_404(nics, pk=nic)
         return Response(nic_firewall(vm_nic))

@@ -111,7 +111,8 @@ class VolumeViewSet(ServiceViewSet):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         with transaction.atomic():
-            volume, job = volumes.start_create_data_volume(user=request.user, **serializer.validated_data)
+            volume, job = volumes.start_create_data_volume(user=request.user, **serializer.validated_data,
+                                                           **self.owner_fields())
             data = self.get_serializer(self._reread(volume)).data
         response = job_accepted(job)
         response.data["volume"] = data

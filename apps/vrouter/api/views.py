@@ -84,7 +84,7 @@ class PortForwardingRuleViewSet(_NicActions, ServiceViewSet):
     @action(detail=True, methods=["get"], url_path="attachable-nics")
     def attachable_nics(self, request, uuid=None):
         """The VM NICs this rule can be attached to (paginated)."""
-        page = self.paginate_queryset(services.attachable_nics(self.get_object()))
+        page = self.paginate_queryset(self.access.scope(services.attachable_nics(self.get_object())))
         return self.get_paginated_response(AttachableNicSerializer(page, many=True).data)
 
 

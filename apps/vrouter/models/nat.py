@@ -11,6 +11,7 @@ from apps.compute.choices import VmState, VmType
 from apps.compute.models import VmNic
 from apps.core.models import BaseModel
 from apps.networks.choices import ServiceType
+from apps.projects.fields import project_field
 
 from ..choices import EnabledState, Protocol
 from ..exceptions import PortConflict, VipInUse
@@ -36,6 +37,8 @@ def check_nic_for_nat(nic, vip, service_type, field="vm_nic"):
         raise ValidationError({field: f"VM {vm} is not a user VM."})
     if vm.state not in ATTACHABLE_VM_STATES:
         raise ValidationError({field: f"VM {vm} is {vm.state}; it must be Running or Stopped."})
+    if vip.project_id and vm.project_id != vip.project_id:
+        raise ValidationError({field: f"VM {vm} is not in the project of VIP {vip}."})
     if vm.zone_id != vip.l3_network.l2_network.zone_id:
         raise ValidationError({field: f"VM {vm} is not in the zone of VIP {vip}."})
     if nic.l3_network_id == vip.l3_network_id:
@@ -48,6 +51,7 @@ class PortForwardingRule(BaseModel):
     """Forward VIP ports (vip_port_start..end) of one protocol to the same number of guest ports
     of a VM NIC, for sources in `allowed_cidr` (empty: anyone). A rule may exist attached to no NIC."""
 
+    project = project_field("port_forwarding_rules")
     vip = models.ForeignKey(Vip, on_delete=models.CASCADE, related_name="port_forwarding_rules", verbose_name="VIP")
     protocol = models.CharField(max_length=8, choices=Protocol.choices, verbose_name="protocol")
     vip_port_start = models.PositiveIntegerField(validators=PORT_VALIDATORS, verbose_name="VIP start port")
@@ -135,6 +139,7 @@ class PortForwardingRule(BaseModel):
 class Eip(BaseModel):
     """An elastic IP: the whole VIP maps one-to-one to a VM NIC's address (DNAT in, SNAT out)."""
 
+    project = project_field("eips")
     vip = models.OneToOneField(Vip, on_delete=models.CASCADE, related_name="eip", verbose_name="VIP")
     vm_nic = models.OneToOneField(VmNic, null=True, blank=True, on_delete=models.SET_NULL, related_name="eip",
                                   verbose_name="VM NIC")

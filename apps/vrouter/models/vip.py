@@ -4,6 +4,7 @@ from django.db import models
 
 from apps.core.models import BaseModel
 from apps.networks.models import L3Network, UsedIp
+from apps.projects.fields import project_field
 
 from ..choices import EnabledState, VipUse
 
@@ -17,6 +18,7 @@ class Vip(BaseModel):
     forwarding rules and its EIP, and returns the address to IPAM.
     """
 
+    project = project_field("vips")
     l3_network = models.ForeignKey(L3Network, on_delete=models.PROTECT, related_name="vips",
                                    verbose_name="L3 network")
     used_ip = models.OneToOneField(UsedIp, null=True, blank=True, on_delete=models.PROTECT, related_name="vip",
