@@ -3,7 +3,9 @@
 ansible-runner drives ansible-playbook over OpenSSH with the host's password (sshpass) and
 checks the host key against the one stored on the Host (a private known_hosts file, strict).
 A sandbox host is reached through a proxy command that connects inside its namespace. Each
-finished task becomes a job step; a task skipped on a sandbox host becomes a skipped step.
+task is a job step, shown running as soon as Ansible starts it (an apt run takes minutes on a
+fresh host); a task skipped on a sandbox host becomes a skipped step. A failed task's step and
+the job say what the host printed (its stderr), not only Ansible's summary.
 """
 
 import os
@@ -15,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import ansible_runner
+import yaml
 from django.conf import settings
 
 from apps.core.exceptions import JobFailed
@@ -22,6 +25,9 @@ from apps.core.exceptions import JobFailed
 from . import sandbox
 
 PLAYBOOK = Path(settings.BASE_DIR) / "workers" / "ansible" / "host.yml"
+AGENT_PACKAGE = Path(settings.BASE_DIR) / "workers" / "host"
+# The job's progress while the playbook runs: from when SSH login worked to when the agent is awaited.
+PROGRESS_START, PROGRESS_END = 20, 70
 SANDBOX_SKIP = "does not apply to a sandbox host: it shares the management node's packages, kernel and files"
 
 
@@ -71,42 +77,113 @@ def _extravars(host, redis_url, heartbeat):
     return extra
 
 
+def stage_agent(dest):
+    """Copy the agent's source files (no __pycache__, no editor leftovers) to `dest`, laid out as on the
+    host: dest/workers/__init__.py, dest/workers/host/*.py and its requirements.txt. The module names."""
+    package = dest / "workers" / "host"
+    package.mkdir(parents=True)
+    (dest / "workers" / "__init__.py").write_text("")
+    shipped = sorted(p.name for p in AGENT_PACKAGE.glob("*.py"))
+    for name in [*shipped, "requirements.txt"]:
+        shutil.copyfile(AGENT_PACKAGE / name, package / name)
+    return shipped
+
+
+def _text(value):
+    if isinstance(value, list):
+        value = "\n".join(str(line) for line in value)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _failure_detail(res):
+    """What the host said about a failure: Ansible's message, and the last lines of the stderr it captured."""
+    failed_items = [item for item in res.get("results") or [] if isinstance(item, dict) and item.get("failed")]
+    if failed_items:  # a loop: the first failed item's own message
+        res = failed_items[0]
+    msg = _text(res.get("msg"))
+    stderr = next((_text(res.get(key)) for key in ("stderr", "module_stderr") if _text(res.get(key))), "")
+    if not stderr and not msg:
+        stderr = _text(res.get("stdout")) or _text(res.get("module_stdout"))
+    tail = " / ".join(line.strip() for line in stderr.splitlines()[-3:] if line.strip())
+    msg = msg.splitlines()[0] if msg else ""
+    if msg and tail and tail not in msg:
+        text = f"{msg}: {tail}"
+    else:
+        text = msg or tail
+    return text[:600]
+
+
 def _failure_message(task, res):
-    for key in ("msg", "stderr", "module_stderr", "stdout"):
-        text = (res.get(key) or "").strip() if isinstance(res.get(key), str) else ""
-        if text:
-            return f"Ansible task '{task}' failed: {text.splitlines()[-1][:400]}"
-    return f"Ansible task '{task}' failed."
+    detail = _failure_detail(res)
+    return f"Ansible task '{task}' failed: {detail}" if detail else f"Ansible task '{task}' failed."
+
+
+def _task_count():
+    plays = yaml.safe_load(PLAYBOOK.read_text())
+    return sum(len(play.get("tasks") or []) for play in plays)
+
+
+class _TaskSteps:
+    """Ansible's events as job steps: a step opens when a task starts and closes with its outcome."""
+
+    def __init__(self, ctx, host):
+        self.ctx = ctx
+        self.host = host
+        self.total = max(1, _task_count())
+        self.finished = 0
+        self.current = None
+        self.failure = None
+
+    def _close(self, state, **details):
+        if self.current is not None:
+            self.finished += 1
+            progress = PROGRESS_START + (PROGRESS_END - PROGRESS_START) * min(self.finished, self.total) // self.total
+            self.ctx.end_step(self.current, state, progress=progress, **details)
+            self.current = None
+
+    def __call__(self, event):
+        data = event.get("event_data", {})
+        task = data.get("task", "")
+        kind = event.get("event")
+        if kind == "playbook_on_task_start":
+            self._close("done")  # not expected: every task ends with its own event first
+            self.current = self.ctx.begin_step(task)
+        elif kind == "runner_on_ok" or (kind == "runner_on_failed" and data.get("ignore_errors")):
+            self._close("done")
+        elif kind == "runner_on_skipped":
+            self._close("skipped", reason=SANDBOX_SKIP if self.host.netns else "not needed on this host")
+        elif kind == "runner_on_failed":
+            message = _failure_message(task, data.get("res", {}))
+            self.failure = self.failure or message
+            self._close("failed", error=message)
+        elif kind == "runner_on_unreachable":
+            message = f"Ansible cannot reach the host: {_failure_detail(data.get('res', {}))}".strip()
+            self.failure = self.failure or message
+            self._close("failed", error=message)
+        return False
+
+    def end(self, status):
+        """The run is over: a step still open (the run was cut short) failed."""
+        if self.current is not None:
+            self._close("failed", error=self.failure or f"The playbook ended with {status}.")
 
 
 def run_playbook(ctx, host, *, redis_url, heartbeat=5):
     """Run the playbook against `host`; each task is a job step. Raises JobFailed on a failed task."""
     workdir = Path(tempfile.mkdtemp(prefix="nimbo-ansible-"))
-    failure = {}
-
-    def on_event(event):
-        data = event.get("event_data", {})
-        task = data.get("task", "")
-        kind = event.get("event")
-        if kind == "runner_on_ok":
-            with ctx.step(task):
-                pass
-        elif kind == "runner_on_skipped":
-            ctx.skip(task, SANDBOX_SKIP if host.netns else "not needed on this host")
-        elif kind == "runner_on_failed" and not data.get("ignore_errors"):
-            failure.setdefault("message", _failure_message(task, data.get("res", {})))
-        elif kind == "runner_on_unreachable":
-            failure.setdefault("message", f"Ansible cannot reach the host: {data.get('res', {}).get('msg', '')}".strip())
-        return False
-
+    steps = _TaskSteps(ctx, host)
     known_hosts = workdir / "known_hosts"
     known_hosts.write_text(f"nimbo-{host.uuid} {host.host_key}\n")
+    extravars = _extravars(host, redis_url, heartbeat)
+    if not host.netns:
+        extravars["nimbo_agent_modules"] = stage_agent(workdir / "agent")
+        extravars["nimbo_agent_src"] = str(workdir / "agent")
     try:
         result = ansible_runner.run(
             private_data_dir=str(workdir),
             playbook=str(PLAYBOOK),
             inventory=_inventory(host, known_hosts),
-            extravars=_extravars(host, redis_url, heartbeat),
+            extravars=extravars,
             envvars={
                 "PATH": f"{Path(sys.executable).parent}:/usr/sbin:/usr/bin:/sbin:/bin",
                 "ANSIBLE_PIPELINING": "True",
@@ -116,12 +193,13 @@ def run_playbook(ctx, host, *, redis_url, heartbeat=5):
                 "ANSIBLE_SSH_CONTROL_PATH_DIR": str(workdir / "cp"),
                 "ANSIBLE_NOCOLOR": "True",
             },
-            event_handler=on_event,
+            event_handler=steps,
             quiet=True,
             settings={"suppress_ansible_output": True},
         )
+        steps.end(result.status)
         if result.status != "successful" or result.rc != 0:
-            raise JobFailed(failure.get("message") or f"The host preparation playbook ended with {result.status}.")
+            raise JobFailed(steps.failure or f"The host preparation playbook ended with {result.status}.")
     finally:
         _close_masters(workdir / "cp")
         shutil.rmtree(workdir, ignore_errors=True)

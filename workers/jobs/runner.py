@@ -48,22 +48,35 @@ class JobContext:
     @contextlib.contextmanager
     def step(self, name, progress=None):
         """A named step with timestamps; `progress` is the percent reached when it ends."""
-        entry = {"name": name, "state": "running", "started": timezone.now().isoformat(), "finished": None}
-        self.job.steps = [*self.job.steps, entry]
-        self._save("steps")
+        entry = self.begin_step(name)
         try:
             yield self
         except BaseException as exc:
-            entry["state"] = "failed"
-            entry["error"] = describe_error(exc)[0] if isinstance(exc, EXPECTED_ERRORS) else str(exc)
+            self.end_step(entry, "failed",
+                          error=describe_error(exc)[0] if isinstance(exc, EXPECTED_ERRORS) else str(exc))
             raise
         else:
-            entry["state"] = "done"
-            if progress is not None:
-                self.job.progress = max(self.job.progress, min(100, int(progress)))
-        finally:
-            entry["finished"] = timezone.now().isoformat()
-            self._save("steps", "progress")
+            self.end_step(entry, "done", progress=progress)
+
+    def begin_step(self, name):
+        """Open a step and show it running at once; `end_step` closes it. For steps whose end is reported
+        by events (the tasks of an Ansible run) rather than by a block of code."""
+        entry = {"name": name, "state": "running", "started": timezone.now().isoformat(), "finished": None}
+        self.job.steps = [*self.job.steps, entry]
+        self._save("steps")
+        return entry
+
+    def end_step(self, entry, state="done", *, error=None, reason=None, progress=None):
+        """Close a step opened by `begin_step`: done, failed (with `error`) or skipped (with `reason`)."""
+        entry["state"] = state
+        if error is not None:
+            entry["error"] = error
+        if reason is not None:
+            entry["reason"] = reason
+        if progress is not None and state == "done":
+            self.job.progress = max(self.job.progress, min(100, int(progress)))
+        entry["finished"] = timezone.now().isoformat()
+        self._save("steps", "progress")
 
     def skip(self, name, reason):
         """A step that does not apply here (a sandbox host has no packages to install)."""
