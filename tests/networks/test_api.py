@@ -3,9 +3,20 @@ with the exact error body, plus filters and a constant number of queries per lis
 
 import pytest
 
-from apps.networks.models import IpRange, L2Network
+from apps.compute.models import VmInstance, VmNic
+from apps.networks.models import IpRange, L2Network, L3Network
 from tests.support.api import body, error
-from tests.support.factories import make_cluster, make_image, make_ip_range, make_l2, make_l3, make_offering, make_vm, make_zone
+from tests.support.factories import (
+    make_cluster,
+    make_image,
+    make_ip_range,
+    make_l2,
+    make_l3,
+    make_offering,
+    make_vm,
+    make_zone,
+)
+from tests.support.resources import ResourceAPITests
 
 pytestmark = pytest.mark.django_db
 
@@ -45,22 +56,39 @@ def test_l2_validation(api, zone, payload, status, expected):
     assert not L2Network.objects.exists()
 
 
-def test_l2_name_unique_per_zone_and_frozen_wire(api, zone):
-    data = {"name": "L2", "zone": str(zone.uuid), "type": "L2NoVlanNetwork", "physical_interface": "eth0"}
-    l2 = body(post(api, "/api/v1/l2-networks/", data), 201)
-    assert error(post(api, "/api/v1/l2-networks/", data), 409) == {
-        "code": "duplicate", "field": None, "message": "L2 network with this Zone and Name already exists."}
-    assert error(api.patch(f"/api/v1/l2-networks/{l2['uuid']}/", {"physical_interface": "eth1"}, format="json"),
-                 400) == {"code": "invalid", "field": "physical_interface",
-                          "message": "Physical interface cannot be changed."}
-    assert body(api.patch(f"/api/v1/l2-networks/{l2['uuid']}/", {"description": "flat"}, format="json"),
-                200)["description"] == "flat"
+class TestL2NetworkAPI(ResourceAPITests):
+    url = "/api/v1/l2-networks/"
+    model = L2Network
+    kind = "L2Network"
+    create_expected = {"name": "L2", "type": "L2NoVlanNetwork", "physical_interface": "eth0", "vlan": None}
+    update_data = {"description": "flat"}
+    frozen_fields = {"physical_interface": ("eth1", "Physical interface cannot be changed.")}
+    duplicate_error = {"code": "duplicate", "field": None,
+                       "message": "L2 network with this Zone and Name already exists."}
+    required_error = {"code": "required", "field": "name", "message": "This field is required."}
+    list_queries = 5  # session, user, count, page, attached clusters
+
+    def create_data(self):
+        return {"name": "L2", "zone": str(make_zone().uuid), "type": "L2NoVlanNetwork", "physical_interface": "eth0"}
+
+    def make(self, i):
+        """Row 0 alone (it can be deleted), the others on VLAN i, attached to a cluster."""
+        if i == 0:
+            return make_l2(name="L2-0")
+        cluster = make_cluster(make_zone(name=f"ZONE-{i}"), name=f"CLUSTER-{i}")
+        return make_l2(cluster.zone, name=f"L2-{i}", vlan=100 + i, clusters=[cluster])
+
+    def filters(self):
+        rows = [self.make(i) for i in range(3)]
+        cluster = rows[2].clusters.get()
+        return [({"type": "L2VlanNetwork"}, ["L2-1", "L2-2"]), ({"type": "L2NoVlanNetwork"}, ["L2-0"]),
+                ({"clusters": str(cluster.uuid)}, ["L2-2"])]
 
 
 def test_attach_rules(api):
     cluster = make_cluster()
     flat, vlan = make_l2(cluster.zone, clusters=[cluster]), make_l2(cluster.zone, name="V100", vlan=100)
-    attach = f"/api/v1/l2-networks/{{}}/attach/"
+    attach = "/api/v1/l2-networks/{}/attach/"
     assert error(post(api, attach.format(flat.uuid), {"cluster": str(cluster.uuid)}), 409) == {
         "code": "conflict", "field": "cluster", "message": "L2 network FLAT-L2 is already attached to cluster CLUSTER1."}
     same_wire = make_l2(cluster.zone, name="ALSO-ETH0")
@@ -110,13 +138,39 @@ def test_l3_dns_domain_is_validated(api, domain):
         "code": "invalid", "field": "dns_domain", "message": "Enter a DNS domain such as example.org."}
 
 
-def test_l3_name_unique_on_its_l2_and_l2_frozen(api):
-    l3 = make_l3()
-    assert error(post(api, "/api/v1/l3-networks/", {"name": "FLAT-L3", "l2_network": str(l3.l2_network.uuid)}),
-                 409)["message"] == "L3 network with this L2 network and Name already exists."
-    other = make_l2(l3.l2_network.zone, name="OTHER", interface="eth1")
-    assert error(api.patch(f"/api/v1/l3-networks/{l3.uuid}/", {"l2_network": str(other.uuid)}, format="json"),
-                 400) == {"code": "invalid", "field": "l2_network", "message": "L2 network cannot be changed."}
+class TestL3NetworkAPI(ResourceAPITests):
+    url = "/api/v1/l3-networks/"
+    model = L3Network
+    kind = "L3Network"
+    create_expected = {"name": "L3", "system": False, "dns": [], "network_services": []}
+    update_data = {"description": "guests", "dns_domain": "example.org"}
+    frozen_fields = {"l2_network": (lambda self: str(make_l2(self.l2().zone, name="OTHER", interface="eth1").uuid),
+                                    "L2 network cannot be changed.")}
+    duplicate_error = {"code": "duplicate", "field": None,
+                       "message": "L3 network with this L2 network and Name already exists."}
+    required_error = {"code": "required", "field": "name", "message": "This field is required."}
+    list_queries = 7  # session, user, count, page, DNS, services, ranges
+
+    def create_data(self):
+        return {"name": "L3", "l2_network": str(self.l2().uuid)}
+
+    def l2(self):
+        if not hasattr(self, "_l2"):
+            self._l2 = make_l2()
+        return self._l2
+
+    def make(self, i):
+        """With a range, two DNS servers and services: what a list must not fetch row by row."""
+        return make_l3(self.l2(), name=f"L3-{i}", cidr=f"10.{i}.0.0/24", dns=["8.8.8.8", "1.1.1.1"],
+                       services=["DHCP", "DNS", "SecurityGroup"] if i else ["PortForwarding"], system=i == 2)
+
+    def filters(self):
+        for i in range(3):
+            self.make(i)
+        vlan = make_l2(self.l2().zone, name="V100", vlan=100)
+        make_l3(vlan, name="PRIVATE")
+        return [({"system": "true"}, ["L3-2"]), ({"network_services__service_type": "PortForwarding"}, ["L3-0"]),
+                ({"l2_network": str(vlan.uuid)}, ["PRIVATE"])]
 
 
 def test_dns_servers_are_ordered_unique_addresses(api):
@@ -170,6 +224,27 @@ def test_detach_service(api):
 
 
 # --- IP ranges ---------------------------------------------------------------------------------------
+
+
+class TestIpRangeAPI(ResourceAPITests):
+    """Made through their L3 network (`/l3-networks/{uuid}/ip-ranges/`, below); listed, changed and deleted here."""
+
+    url = "/api/v1/ip-ranges/"
+    model = IpRange
+    kind = "IpRange"
+    update_data = {"name": "RENAMED", "description": "guests"}
+    list_queries = 4
+
+    def make(self, i):
+        if not hasattr(self, "_l3"):
+            self._l3 = make_l3()
+        return make_ip_range(self._l3, name=f"R{i}", cidr=f"10.{i}.0.0/24")
+
+    def filters(self):
+        rows = [self.make(i) for i in range(2)]
+        other = make_l3(rows[0].l3_network.l2_network, name="OTHER")
+        make_ip_range(other, name="R9", cidr="10.9.0.0/24")
+        return [({"l3_network": str(other.uuid)}, ["R9"])]
 
 RANGE = {"name": "R", "start_ip": "10.0.0.10", "end_ip": "10.0.0.20", "netmask": "255.255.255.0",
          "gateway": "10.0.0.1"}
@@ -246,6 +321,45 @@ def test_deleting_a_range_or_l3_with_used_addresses_is_refused(api):
 # --- VM records ----------------------------------------------------------------------------------------
 
 
+class TestVmRecordAPI(ResourceAPITests):
+    url = "/api/v1/vms/"
+    model = VmInstance
+    kind = "VmInstance"
+    create_expected = {"name": "VM1", "hostname": "vm1", "type": "UserVm"}
+    update_data = {"description": "web"}
+    required_error = {"code": "required", "field": "name", "message": "This field is required."}
+    list_queries = 5  # session, user, count, page, NICs
+
+    def l3(self):
+        if not hasattr(self, "_l3"):
+            self._l3 = make_l3(cidr="10.0.0.0/24")
+        return self._l3
+
+    def create_data(self):
+        return {"name": "VM1", "hostname": "vm1", "instance_offering": str(make_offering().uuid),
+                "image": str(make_image().uuid), "l3_networks": [str(self.l3().uuid)]}
+
+    def make(self, i):
+        return make_vm(name=f"VM{i}", l3s=[self.l3()], state="Stopped")
+
+
+class TestVmNicAPI(ResourceAPITests):
+    url = "/api/v1/vm-nics/"
+    model = VmNic
+    name_field = "ip"
+    read_only = True
+    list_queries = 4
+
+    def make(self, i):
+        if not hasattr(self, "_l3"):
+            self._l3 = make_l3(cidr="10.0.0.0/24")
+        return make_vm(name=f"VM{i}", l3s=[self._l3]).nics.get()
+
+    def filters(self):
+        nics = [self.make(i) for i in range(3)]
+        return [({"vm_instance": str(nics[1].vm_instance.uuid)}, [nics[1].ip]), ({"ip": nics[2].ip}, [nics[2].ip])]
+
+
 @pytest.fixture
 def vm_input():
     l3 = make_l3(cidr="10.0.0.0/24")
@@ -294,33 +408,3 @@ def test_exhausted_range_is_a_409_through_the_api(api, vm_input):
         "code": "ip_range_exhausted", "field": "l3_network",
         "message": "No free IP address is left in the IP ranges of L3 network SMALL."}
 
-
-# --- Lists ---------------------------------------------------------------------------------------------
-
-
-def test_list_endpoints_keep_a_constant_number_of_queries(api, django_assert_max_num_queries):
-    cluster = make_cluster()
-    for i in range(8):
-        l2 = make_l2(cluster.zone, name=f"L2-{i}", interface=f"eth{i}", clusters=[cluster])
-        l3 = make_l3(l2, name=f"L3-{i}", cidr=f"10.{i}.0.0/24", dns=["8.8.8.8", "1.1.1.1"],
-                     services=["DHCP", "DNS", "SecurityGroup"])
-        make_vm(name=f"VM{i}", l3s=[l3])
-    # session + user + count + page + prefetches: the same for 8 rows as for 1
-    for url, queries in [("/api/v1/l2-networks/", 5), ("/api/v1/l3-networks/", 7), ("/api/v1/ip-ranges/", 4),
-                         ("/api/v1/vms/", 5), ("/api/v1/vm-nics/", 4)]:
-        with django_assert_max_num_queries(queries):
-            assert body(api.get(url), 200)["count"] == 8, url
-
-
-def test_filters(api):
-    cluster = make_cluster()
-    flat = make_l2(cluster.zone, clusters=[cluster])
-    vlan = make_l2(cluster.zone, name="V100", vlan=100)
-    make_l3(flat, name="PUBLIC", system=True)
-    make_l3(vlan, name="PRIVATE", services=["PortForwarding"])
-    names = lambda url, **q: [r["name"] for r in body(api.get(url, q), 200)["results"]]  # noqa: E731
-    assert names("/api/v1/l2-networks/", type="L2VlanNetwork") == ["V100"]
-    assert names("/api/v1/l2-networks/", clusters=str(cluster.uuid)) == ["FLAT-L2"]
-    assert names("/api/v1/l3-networks/", system="true") == ["PUBLIC"]
-    assert names("/api/v1/l3-networks/", network_services__service_type="PortForwarding") == ["PRIVATE"]
-    assert names("/api/v1/l3-networks/", l2_network=str(vlan.uuid)) == ["PRIVATE"]

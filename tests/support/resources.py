@@ -41,6 +41,8 @@ class ResourceAPITests:
     duplicate_error = None
     # The exact error of an empty POST: the first required field, named.
     required_error = None
+    # A resource the API only shows (rows made by a service elsewhere): writes answer 405.
+    read_only = False
     # Queries of a list page (session, user, count, page...): the same for 1 row or 5.
     list_queries = None
 
@@ -53,6 +55,8 @@ class ResourceAPITests:
         "test_frozen_fields_cannot_change": ("frozen_fields",),
         "test_duplicate_is_409": ("create_data", "duplicate_error"),
         "test_empty_post_names_the_required_field": ("required_error",),
+        "test_delete_records_its_job": ("kind",),
+        "test_writes_are_refused": ("read_only",),
     }
 
     def __init_subclass__(cls, **kwargs):
@@ -66,7 +70,11 @@ class ResourceAPITests:
         value = getattr(cls, name)
         if name == "filters":
             return value is not ResourceAPITests.filters
-        return bool(value) or value == 0
+        if name == "kind":
+            return bool(value or cls.delete_kind)
+        if isinstance(value, bool):
+            return value
+        return value is not None and value != {}
 
     def make(self, i):
         """The i-th row of this resource, made with the factories (distinct names for every i)."""
@@ -147,8 +155,17 @@ class ResourceAPITests:
 
     def test_unknown_is_404(self, api):
         for url in (self.detail(MISSING), self.detail("not-a-uuid")):
-            for response in (api.get(url), api.patch(url, {}, format="json"), api.delete(url)):
+            responses = [api.get(url)] if self.read_only else [api.get(url), api.patch(url, {}, format="json"),
+                                                                api.delete(url)]
+            for response in responses:
                 assert error(response, 404)["code"] == "not_found", url
+
+    def test_writes_are_refused(self, api):
+        obj = self.make(0)
+        for response in (api.post(self.url, {}, format="json"), api.patch(self.detail(obj), {}, format="json"),
+                         api.delete(self.detail(obj))):
+            assert error(response, 405)["code"] == "method_not_allowed"
+        assert self.model.objects.filter(pk=obj.pk).exists()
 
     def test_duplicate_is_409(self, api):
         data = _data(type(self).create_data, self)
