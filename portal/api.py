@@ -12,7 +12,7 @@ router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("jobs", JobViewSet, basename="job")
 
-API_APPS = ["infra", "storage", "images", "networks", "secgroups", "compute", "vrouter"]
+API_APPS = ["projects", "infra", "storage", "images", "networks", "secgroups", "compute", "vrouter"]
 extra_urls = []
 for app in API_APPS:
     try:

@@ -107,6 +107,8 @@ class Access:
             return queryset.none()
         if kind == SHARED:
             return queryset.filter(Q(**{path: self.project.pk}) | Q(shared=True))
+        if queryset.model._meta.label_lower == "projects.project":  # every project the user belongs to
+            return queryset.filter(pk__in=self.project_ids)
         if queryset.model._meta.label_lower == "core.job":  # and the user's own calls, whatever their project
             return queryset.filter(Q(project=self.project.pk) | Q(requested_by=self.user.pk))
         return queryset.filter(**{path: self.project.pk})

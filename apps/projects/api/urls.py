@@ -1,0 +1,5 @@
+from .views import ProjectViewSet
+
+
+def register(router):
+    router.register("projects", ProjectViewSet, basename="project")
