@@ -5,11 +5,12 @@ import os
 
 from django.conf import settings
 from django.utils import timezone
+from rq import Queue
 
 from apps.core.exceptions import JobFailed
 
 from . import ansible, realise, sandbox, ssh
-from .agent import call_host, wait_for_heartbeat
+from .agent import HEARTBEAT_KEY, call_host, redis_connection, wait_for_heartbeat
 from .choices import HostStatus
 from .models import Host
 
@@ -79,6 +80,57 @@ def connect_host(ctx, host_uuid, adding=False, accept_new_host_key=False):
     )
     return {"host": str(host.uuid), "domain_type": host.domain_type, "cpu_num": host.cpu_num,
             "memory_size": host.memory_size}
+
+
+AGENT_UNIT = "nimbo-agent.service"
+STOP_AGENT = (f"if systemctl cat {AGENT_UNIT} >/dev/null 2>&1; then systemctl disable --now {AGENT_UNIT}; "
+              f"else echo 'no {AGENT_UNIT}'; fi; systemctl is-active {AGENT_UNIT} || true")
+
+
+def stop_remote_agent(host):
+    """Stop and disable the agent's systemd service on a real host, over SSH. Raises JobFailed when the
+    host cannot be reached or the service is still active."""
+    with ssh.connect(host.management_ip, host.ssh_port, host.username, host.password,
+                     known_host_key=host.host_key) as conn:
+        status, out, err = conn.run(STOP_AGENT, timeout=60)
+    state = (out.strip().splitlines() or [""])[-1]
+    if status != 0 or state not in ("inactive", "unknown", "failed"):
+        raise JobFailed(f"systemctl could not stop {AGENT_UNIT} on {host.management_ip}: "
+                        f"{(err.strip() or out.strip())[-300:]}")
+
+
+def delete_host(ctx, host_uuid):
+    """Forget a host, then stop and disable its agent (a sandbox host: remove its namespace).
+
+    The row goes first, so nothing is stopped on a host that something still uses. An agent that cannot
+    be stopped (the host is down, its password changed) is reported in the job: step and result say so,
+    and what to run on the host.
+    """
+    host = Host.objects.select_related("cluster").filter(pk=host_uuid).first()
+    if host is None:
+        return {"host": host_uuid}
+    result = {"host": host_uuid}
+    with ctx.step(f"Forget host {host.name}", progress=30):
+        Host.objects.filter(pk=host_uuid).delete()
+    if host.is_sandbox:
+        with ctx.step(f"Remove the sandbox host (namespace {host.netns}) and its agent", progress=90):
+            sandbox.destroy_machine(host.netns)
+    else:
+        step = ctx.begin_step(f"Stop and disable the host agent ({AGENT_UNIT}) on {host.management_ip}")
+        try:
+            stop_remote_agent(host)
+        except JobFailed as exc:
+            warning = (f"The agent on {host.name} ({host.management_ip}) was not stopped: {exc} Stop it on the "
+                       f"host with: systemctl disable --now {AGENT_UNIT}")
+            ctx.end_step(step, "skipped", reason=warning)
+            result["warning"] = warning
+        else:
+            ctx.end_step(step, "done", progress=90)
+    # Calls nobody will answer any more, and the heartbeat of an agent that could not say goodbye.
+    connection = redis_connection()
+    Queue(host.queue_name, connection=connection).delete(delete_jobs=True)
+    connection.delete(HEARTBEAT_KEY.format(host_uuid))
+    return result
 
 
 def realise_l2(ctx, l2_uuid, cluster_uuid):

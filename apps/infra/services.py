@@ -1,7 +1,8 @@
 """Operations on zones, clusters and hosts: the only place their state changes."""
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import router, transaction
+from django.db.models.deletion import Collector
 
 from apps.core.exceptions import InvalidInput
 from apps.core.jobs import operation, start_job
@@ -92,15 +93,16 @@ def reconnect_host(host, *, user=None, accept_new_host_key=False):
                      timeout=900)
 
 
-@operation("deleteHost", target="host")
-def delete_host(host):
-    """Forget the host. A sandbox host's namespace goes with it (it exists only for Nimbo)."""
-    netns = host.netns
-    delete_object(host)
-    if netns:
-        from . import sandbox
+def delete_host(host, *, user=None):
+    """Start the job that forgets the host and stops and disables its agent; the Job is returned.
 
-        transaction.on_commit(lambda: sandbox.destroy_machine(netns))
+    Refused at once (409, naming what uses it) while something still uses the host. A sandbox host's
+    namespace goes with it (it exists only for Nimbo).
+    """
+    # What a delete would refuse, checked now without deleting: the job deletes for real.
+    Collector(using=router.db_for_write(Host)).collect([host])
+    return start_job("deleteHost", "apps.infra.jobs.delete_host", user=user, target=host,
+                     params={"host_uuid": str(host.uuid)}, timeout=300)
 
 
 def start_realise_l2(l2, cluster, *, user=None):

@@ -56,6 +56,13 @@ def test_add_sandbox_host_connects_it_with_facts(jobs_inline, cluster, user, san
     host.refresh_from_db()
     assert host.status == "Connected"
 
+    # Deleting it removes the sandbox host's namespace, and its agent with it.
+    gone = services.delete_host(host, user=user)
+    gone.refresh_from_db()
+    assert gone.state == "succeeded", gone.error
+    assert not Host.objects.exists() and not sandbox.netns_exists(host.netns)
+    assert last_heartbeat(host.uuid) is None
+
 
 def test_wrong_password_is_refused_clearly(jobs_inline, cluster, user, sandboxes):
     ip = free_ip()

@@ -77,10 +77,31 @@ def test_reconnect_answers_202(api, rq_queue):
     assert response.json()["job"]["uuid"] == str(job.uuid)
 
 
-def test_delete_host(api):
-    host = make_host()
-    assert api.delete(f"/api/v1/hosts/{host.uuid}/").status_code == 204
+def test_delete_host_forgets_it_and_says_when_its_agent_could_not_be_stopped(
+        api, jobs_inline, django_capture_on_commit_callbacks):
+    host = make_host(management_ip="127.0.0.1", ssh_port=1)  # nothing listens: the host is unreachable
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.delete(f"/api/v1/hosts/{host.uuid}/")
+    assert response.status_code == 202, response.content
+    job = Job.objects.get(pk=response.json()["job"]["uuid"])
+    assert (job.kind, job.state) == ("deleteHost", "succeeded"), job.error
     assert not Host.objects.exists()
+    stop = job.steps[-1]
+    assert stop["name"] == "Stop and disable the host agent (nimbo-agent.service) on 127.0.0.1"
+    assert stop["state"] == "skipped"
+    assert stop["reason"] == job.result["warning"] == (
+        "The agent on HOST1 (127.0.0.1) was not stopped: Connection refused by 127.0.0.1:1: is sshd running on "
+        "that port? Stop it on the host with: systemctl disable --now nimbo-agent.service")
+
+
+def test_delete_host_in_use_is_refused_at_once(api, rq_queue):
+    from tests.support.factories import make_vm
+
+    host = make_host()
+    make_vm(host=host, zone=host.cluster.zone)
+    err = error(api.delete(f"/api/v1/hosts/{host.uuid}/"), 409)
+    assert "VM1" in err["message"], err
+    assert Host.objects.filter(pk=host.pk).exists() and not Job.objects.filter(kind="deleteHost").exists()
 
 
 def test_list_hosts_constant_queries(api, django_assert_max_num_queries):

@@ -2,7 +2,7 @@ from django.db.models import Count
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 
-from apps.core.api.base import ServiceViewSet, job_accepted
+from apps.core.api.base import JobSerializer, ServiceViewSet, job_accepted
 from apps.infra import services
 from apps.infra.models import Cluster, Host, Zone
 
@@ -32,7 +32,7 @@ class ClusterViewSet(ServiceViewSet):
 
 
 class HostViewSet(ServiceViewSet):
-    """Adding a host answers 202 with the job that connects it; so does reconnect."""
+    """Adding a host answers 202 with the job that connects it; so do reconnect and delete."""
 
     queryset = Host.objects.select_related("cluster")
     serializer_class = HostSerializer
@@ -47,6 +47,11 @@ class HostViewSet(ServiceViewSet):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return job_accepted(services.add_host(user=request.user, **serializer.validated_data))
+
+    @extend_schema(responses={202: JobSerializer})
+    def destroy(self, request, *args, **kwargs):
+        """202 with the job that forgets the host and stops its agent (409 while something uses it)."""
+        return job_accepted(services.delete_host(self.get_object(), user=request.user))
 
     @extend_schema(request=ReconnectSerializer, responses={202: None})
     @action(detail=True, methods=["post"])
