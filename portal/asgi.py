@@ -9,14 +9,13 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 django_asgi = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from portal.routing import websocket_urlpatterns  # noqa: E402
-from apps.core.ws_auth import auth_stack  # noqa: E402
+from apps.core.ws_auth import OriginValidator, auth_stack  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi,
-        "websocket": AllowedHostsOriginValidator(auth_stack(URLRouter(websocket_urlpatterns))),
+        "websocket": OriginValidator(auth_stack(URLRouter(websocket_urlpatterns))),
     }
 )

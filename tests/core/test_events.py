@@ -28,7 +28,7 @@ def _login(username="bob"):
 
 
 async def _connect(session_key=None, query=""):
-    headers = [(b"origin", b"http://testserver")]
+    headers = [(b"origin", b"http://testserver"), (b"host", b"testserver")]
     if session_key:
         headers.append((b"cookie", f"sessionid={session_key}".encode()))
     comm = WebsocketCommunicator(application, f"/ws/events/{query}", headers=headers)
