@@ -44,7 +44,7 @@ class VmCreateForm(forms.ModelForm):
         queryset=L3Network.objects.filter(system=False).select_related("l2_network"), label="L3 networks",
         widget=forms.CheckboxSelectMultiple, help_text="One NIC per network, in this order; the first is the default.")
     security_groups = forms.ModelMultipleChoiceField(
-        queryset=SecurityGroup.objects.all(), required=False, label="security groups",
+        queryset=SecurityGroup.objects.all(), required=False, label="Security groups",
         widget=forms.CheckboxSelectMultiple,
         help_text="Optional: the VM's NICs join these groups (each must be attached to one of its L3 networks).")
 

@@ -32,8 +32,10 @@ def portal():
     var = Path(tempfile.mkdtemp(prefix="nimbo-e2e-"))
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    # The guest image may be a link into another checkout: its real folder is an import directory too.
+    image_dirs = [str(BASE / "images"), os.path.dirname(os.path.realpath(BASE / "images" / "nimbo-guest.qcow2"))]
     env.update(NIMBO_VAR_DIR=str(var), NIMBO_PORT=str(port), NIMBO_HOST="127.0.0.1", NIMBO_WORKERS="1",
-               NIMBO_ADMIN_PASSWORD=ADMIN_PASSWORD)
+               NIMBO_ADMIN_PASSWORD=ADMIN_PASSWORD, NIMBO_IMAGE_IMPORT_DIRS=os.pathsep.join(image_dirs))
     log = open(var / "runner.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "portal.runner"], cwd=BASE, env=env, stdout=log,
                             stderr=subprocess.STDOUT)
@@ -56,6 +58,9 @@ def portal():
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+        if os.geteuid() == 0:  # sandbox hosts, guests and routers the run built: removed with its database
+            subprocess.run([sys.executable, "-m", "tests.e2e.cleanup"], cwd=BASE, env=env, timeout=120,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         shutil.rmtree(var, ignore_errors=True)
 
 
@@ -71,10 +76,23 @@ def browser():
 
 @pytest.fixture
 def page(browser, portal):
-    context = browser.new_context(base_url=portal["url"])
+    context = browser.new_context(base_url=portal["url"], viewport={"width": 1400, "height": 900})
     page = context.new_page()
+    # Every request the browser makes must go to the portal itself: nothing from a CDN or elsewhere.
+    page.foreign_requests = []
+    page.on("request", lambda r: None if r.url.startswith((portal["url"], portal["url"].replace("http", "ws", 1), "data:", "blob:"))
+            else page.foreign_requests.append(r.url))
     yield page
     context.close()
+
+
+SCREENSHOTS = BASE / "var" / "screenshots"
+
+
+def shot(page, name):
+    """A full-page screenshot under var/screenshots/, to look at what a person sees."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def login(page, password=ADMIN_PASSWORD):
