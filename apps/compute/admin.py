@@ -254,8 +254,10 @@ def vm_page_context(vm):
     from apps.core.admin import state_tone
 
     memory = human_size(vm.instance_offering.memory_size) if vm.instance_offering_id else ""
-    return {"vm": vm, "vm_state_tone": state_tone(vm.state), "vm_memory": memory, "vm_nics": nics, "vm_jobs": jobs, "vm_failed_job": failed, "vm_actions": actions,
-            "vm_console": console_text(vm)}
+    return {"vm": vm, "vm_state_tone": state_tone(vm.state), "vm_memory": memory, "vm_nics": nics, "vm_jobs": jobs,
+            "vm_failed_job": failed, "vm_actions": actions, "vm_console": console_text(vm)}
+
+
 @admin.register(VmNic)
 class VmNicAdmin(admin.ModelAdmin):
     list_display = ["internal_name", "vm_instance", "l3_network", "ip", "mac", "device_index"]
@@ -268,6 +270,9 @@ class VmNicAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request)  # a NIC's page is read-only: no Save
 
     def has_delete_permission(self, request, obj=None):
         return False

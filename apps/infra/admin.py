@@ -85,7 +85,8 @@ class HostAdmin(ServiceAdmin):
     list_filter = ["cluster", "status", "state", "cluster__hypervisor_type"]
     search_fields = ["name", "description", "management_ip"]
     list_select_related = ["cluster"]
-    readonly_fields = ["status_badge", "status_message", "cpu_num", "cpu_speed", "memory", "domain_type", "facts",
+    readonly_fields = ["status_badge", "status_message", "cpu_num", "cpu_speed", "memory", "domain_type",
+                       "facts_shown",
                        "host_key_fingerprint", "last_heartbeat"]
     actions = ["reconnect"]
     update_service = services.update_host
@@ -105,6 +106,12 @@ class HostAdmin(ServiceAdmin):
     @admin.display(description="memory", ordering="memory_size")
     def memory(self, obj):
         return human_size(obj.memory_size) if obj.memory_size else "-"
+
+    @admin.display(description="facts")
+    def facts_shown(self, obj):
+        from apps.core.admin import _pairs
+
+        return _pairs(obj.facts)
 
     @admin.display(description="SSH host key")
     def host_key_fingerprint(self, obj):

@@ -172,6 +172,9 @@ class VirtualRouterAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request)  # a router's page is read-only: no Save
+
     def has_delete_permission(self, request, obj=None):
         return False
 

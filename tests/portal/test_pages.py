@@ -161,3 +161,10 @@ def test_sidebar_and_home_follow_the_scenarios_order(portal):
     positions = [sidebar.find(f">{name}</a>") for name in order]
     assert -1 not in positions and positions == sorted(positions), dict(zip(order, positions))
     assert "Capacity" in page and "Recent failures" in page
+
+
+def test_read_only_pages_offer_no_save(portal, flat_l3):
+    vm = make_vm("INNER-VM", l3s=[flat_l3])
+    for url in (f"/compute/vmnic/{vm.nics.get().pk}/change/",):
+        page = portal.get(url)
+        assert page.status_code == 200 and 'name="_save"' not in page.content.decode(), url
