@@ -10,6 +10,8 @@ Two entry points, one for each kind of call:
   side is `workers.jobs.runner.execute`.
 """
 
+import contextlib
+import contextvars
 import functools
 import inspect
 import logging
@@ -60,6 +62,37 @@ def _user_or_none(user):
     return user if getattr(user, "is_authenticated", False) else None
 
 
+_steps = contextvars.ContextVar("nimbo_operation_steps", default=None)
+
+
+@contextlib.contextmanager
+def operation_step(name):
+    """A named step of the running @operation, recorded on its Job (its name, state, times, error);
+    outside an operation it only runs the block."""
+    steps = _steps.get()
+    entry = {"name": name, "state": "running", "started": timezone.now().isoformat(), "finished": None}
+    if steps is not None:
+        steps.append(entry)
+    try:
+        yield
+    except BaseException as exc:
+        entry["state"] = "failed"
+        entry["error"] = describe_error(exc)[0] if isinstance(exc, EXPECTED_ERRORS) else str(exc)
+        raise
+    else:
+        entry["state"] = "done"
+    finally:
+        entry["finished"] = timezone.now().isoformat()
+
+
+def operation_skip(name, reason):
+    """A step of the running @operation that does not apply, and why."""
+    steps = _steps.get()
+    if steps is not None:
+        now = timezone.now().isoformat()
+        steps.append({"name": name, "state": "skipped", "reason": reason, "started": now, "finished": now})
+
+
 def operation(kind, *, target=None):
     """Decorate a service function that changes state synchronously.
 
@@ -88,23 +121,30 @@ def operation(kind, *, target=None):
                 if isinstance(bound.get(target), models.Model):
                     job.set_target(bound[target])
             call_kwargs = dict(kwargs, user=user) if wants_user else kwargs
+            steps = []
+            token = _steps.set(steps)
             try:
                 with transaction.atomic():
                     result = func(*args, **call_kwargs)
                     if isinstance(result, models.Model) and not target:
                         job.set_target(result)
+                    job.steps = steps
                     job.state = JobState.SUCCEEDED
                     job.progress = 100
                     job.finished = timezone.now()
                     job.save()
                     transaction.on_commit(functools.partial(notify_job, job))
             except EXPECTED_ERRORS as exc:
+                job.steps = steps
                 _record_failure(job, exc)
                 raise
             except IntegrityError as exc:
                 # The database refused a duplicate the model checks did not see (a race).
+                job.steps = steps
                 _record_failure(job, exc)
                 raise
+            finally:
+                _steps.reset(token)
             return result
 
         wrapper.operation_kind = kind

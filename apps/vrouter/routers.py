@@ -7,13 +7,16 @@
 - `reconcile_routers_scheduled()`: the same every RECONCILE_INTERVAL seconds on the RQ scheduler,
   quietly: no Job per round, a notification only when a router had to be repaired.
 
-A router holds the gateway address when the L3 offers SNAT through VirtualRouter; otherwise (a
-flat network whose gateway is someone else's) it takes its own address from the range.
+A router of an L3 that takes SNAT, port forwarding or EIPs from VirtualRouter holds the L3's gateway on
+its private leg and gets a public leg on its offering's public L3 (an address from that L3's range, the
+default route through its gateway, the VIPs its rules and EIPs use). Otherwise (a flat network whose
+gateway is someone else's) it takes its own address from the range and has no public leg.
 """
 
 import ipaddress
 import logging
 import time
+from contextlib import ExitStack, contextmanager
 
 from django.conf import settings
 from django.db import transaction
@@ -24,9 +27,12 @@ from apps.infra.realise import l2_spec
 from apps.networks.choices import Provider, ServiceType
 from workers.host import router as host_router
 
-from .choices import RouterState
-from .compile import compile_dnsmasq
-from .models import VirtualRouter
+from .choices import EnabledState, RouterState
+from .compile import compile_dnsmasq, compile_nat, vip_addresses
+from .models import Eip, PortForwardingRule, VirtualRouter, VirtualRouterOffering
+
+NAT_SERVICES = (ServiceType.SNAT, ServiceType.PORT_FORWARDING, ServiceType.EIP)
+ROUTINE = ("dnsmasq reloaded", "nat updated")  # what a change asks for, not a repair
 
 log = logging.getLogger("nimbo.vrouter")
 RECONCILE_KEY = "nimbo:routers:reconcile-scheduled"
@@ -34,8 +40,29 @@ RECONCILE_INTERVAL = 60  # seconds between two checks of every router
 
 
 def served_by_router(l3):
-    """True if the L3's DHCP or DNS comes from the VirtualRouter provider."""
-    return any(l3.provider_of(s) == Provider.VIRTUAL_ROUTER for s in (ServiceType.DHCP, ServiceType.DNS))
+    """True if any of the L3's services comes from the VirtualRouter provider."""
+    return any(l3.provider_of(s) == Provider.VIRTUAL_ROUTER for s in (ServiceType.DHCP, ServiceType.DNS, *NAT_SERVICES))
+
+
+def needs_public_leg(l3):
+    """True if the L3 takes SNAT, port forwarding or EIPs from VirtualRouter."""
+    return any(l3.provider_of(s) == Provider.VIRTUAL_ROUTER for s in NAT_SERVICES)
+
+
+def default_offering(zone_id):
+    return (VirtualRouterOffering.objects.select_related("public_l3__l2_network", "management_l3")
+            .filter(zone_id=zone_id, is_default=True).first())
+
+
+def public_l3_of(l3):
+    """The L3 network the router of `l3` has (or will have) its public leg on; None if it needs none."""
+    if not needs_public_leg(l3):
+        return None
+    vr = VirtualRouter.objects.filter(l3_network=l3).select_related("public_l3").first()
+    if vr is not None and vr.public_l3_id:
+        return vr.public_l3
+    offering = default_offering(l3.l2_network.zone_id)
+    return (offering.public_l3 or offering.management_l3) if offering else None
 
 
 def _lock(l3):
@@ -64,14 +91,27 @@ def _boot_record(l3, host):
     namespace, leg = _names(l3)
     vr = VirtualRouter(name=f"vr-{l3.name}"[:255], l3_network=l3, host=host, namespace=namespace, leg=leg,
                        netmask=ip_range.netmask, state=RouterState.STARTING)
-    if l3.provider_of(ServiceType.SNAT) == Provider.VIRTUAL_ROUTER:
+    public_l3 = None
+    if needs_public_leg(l3):
         vr.address = ip_range.gateway
+        public_l3 = public_l3_of(l3)
+        if public_l3 is None:
+            from apps.core.exceptions import JobFailed
+
+            raise JobFailed(f"Zone {l3.l2_network.zone} has no default virtual router offering: the router of "
+                            f"{l3.name} has no public network for SNAT, port forwarding and EIPs.")
     with transaction.atomic():
         vr.save()
         if not vr.address:
             used = allocate_ip(l3, owner=vr)
             vr.used_ip, vr.address = used, used.ip
             vr.save(update_fields=["used_ip", "address"])
+        if public_l3 is not None:
+            used = allocate_ip(public_l3, owner=vr)
+            vr.public_l3, vr.public_used_ip, vr.public_address = public_l3, used, used.ip
+            vr.public_netmask, vr.public_gateway, vr.public_leg = used.netmask, used.gateway, f"vp{leg[2:]}"
+            vr.save(update_fields=["public_l3", "public_used_ip", "public_address", "public_netmask",
+                                   "public_gateway", "public_leg"])
     return vr
 
 
@@ -87,6 +127,42 @@ def _host_entries(l3):
     return [{"mac": mac, "ip": ip, "hostname": hostname} for mac, ip, hostname in nics]
 
 
+def _live_nics():
+    from apps.compute.choices import VmState
+
+    return {"vm_nic__isnull": False, "vm_nic__ip__isnull": False}, [VmState.DESTROYING, VmState.DESTROYED]
+
+
+def nat_plan(vr):
+    """The plain data `compile_nat` takes for one router: its legs, SNAT, and the enabled port forwarding
+    rules and EIPs whose VIP is enabled and whose NIC is on the router's L3 (of a VM not being destroyed)."""
+    l3 = vr.l3_network
+    ip_range = l3.ip_ranges.order_by("start_ip").first()
+    cidr = str(ipaddress.IPv4Network(f"{vr.address}/{vr.netmask}", strict=False)) if vr.address else \
+        (ip_range.network_cidr if ip_range else "0.0.0.0/32")
+    plan = {"private": {"dev": "eth0", "address": vr.address or "0.0.0.0", "cidr": cidr},
+            "public": None, "snat": False, "port_forwarding": [], "eips": []}
+    if not vr.public_address:
+        return plan
+    plan["public"] = {"dev": host_router.RouterSpec.public_inner, "address": vr.public_address}
+    plan["snat"] = l3.provider_of(ServiceType.SNAT) == Provider.VIRTUAL_ROUTER
+    live, gone = _live_nics()
+    enabled = {"state": EnabledState.ENABLED, "vip__state": EnabledState.ENABLED, "vm_nic__l3_network": l3, **live}
+    if l3.provider_of(ServiceType.PORT_FORWARDING) == Provider.VIRTUAL_ROUTER:
+        rules = (PortForwardingRule.objects.filter(**enabled).exclude(vm_nic__vm_instance__state__in=gone)
+                 .values_list("uuid", "vip__ip", "protocol", "vip_port_start", "vip_port_end", "vm_nic__ip",
+                              "guest_port_start", "guest_port_end", "allowed_cidr"))
+        plan["port_forwarding"] = [
+            {"id": str(uuid)[:8], "vip": vip, "protocol": proto, "vip_ports": [vs, ve], "guest_ip": guest,
+             "guest_ports": [gs if gs is not None else vs, ge if ge is not None else ve], "allowed_cidr": cidr_}
+            for uuid, vip, proto, vs, ve, guest, gs, ge, cidr_ in rules]
+    if l3.provider_of(ServiceType.EIP) == Provider.VIRTUAL_ROUTER:
+        eips = (Eip.objects.filter(**enabled).exclude(vm_nic__vm_instance__state__in=gone)
+                .values_list("uuid", "vip__ip", "vm_nic__ip"))
+        plan["eips"] = [{"id": str(uuid)[:8], "vip": vip, "guest_ip": guest} for uuid, vip, guest in eips]
+    return plan
+
+
 def router_spec(vr):
     l3 = vr.l3_network
     state_dir = f"{host_router.STATE_ROOT}/{vr.namespace}"
@@ -98,21 +174,35 @@ def router_spec(vr):
         "dns_servers": l3.dns_addresses(), "hosts": _host_entries(l3),
         "lease_time": getattr(settings, "NIMBO_DHCP_LEASE_TIME", 86400),
     }
-    return {"name": vr.namespace, "bridge": l3.l2_network.bridge_name, "leg": vr.leg,
+    nat = nat_plan(vr)
+    spec = {"name": vr.namespace, "bridge": l3.l2_network.bridge_name, "leg": vr.leg,
             "address": f"{vr.address}/{prefix}", "files": compile_dnsmasq(plan),
-            "host_netns": vr.host.netns or None, "l2_networks": [l2_spec(l3.l2_network)]}
+            "host_netns": vr.host.netns or None, "l2_networks": [l2_spec(l3.l2_network)],
+            "tables": compile_nat(nat), "vips": vip_addresses(nat)}
+    if vr.public_address:
+        public_l2 = vr.public_l3.l2_network
+        public_prefix = ipaddress.IPv4Network(f"0.0.0.0/{vr.public_netmask}").prefixlen
+        spec["public"] = {"bridge": public_l2.bridge_name, "leg": vr.public_leg,
+                          "address": f"{vr.public_address}/{public_prefix}", "gateway": vr.public_gateway}
+        if public_l2.pk != l3.l2_network.pk:
+            spec["l2_networks"].append(l2_spec(public_l2))
+    return spec
 
 
-def repairs(done):
-    """What `ensure_router` did beyond its routine reload: the parts it had to rebuild."""
-    return [part for part in done or [] if part != "dnsmasq reloaded"]
+def repairs(done, checking=False):
+    """What `ensure_router` did beyond what a change asks for: the parts it had to rebuild. When `checking`
+    (nothing was asked, the router is only compared with its plan), any NAT change was drift too."""
+    routine = ("dnsmasq reloaded",) if checking else ROUTINE
+    return [part for part in done or [] if part not in routine and (checking or not part.startswith("VIP "))]
 
 
-def apply(vr):
-    """Converge the router on its host; the repairs made."""
-    done = call_host(vr.host, "router.ensure_router", router_spec(vr), timeout=60)
+def apply(vr, timeout=60, checking=False):
+    """Converge the router on its host; what it did (when `checking`, only what it repaired)."""
+    done = call_host(vr.host, "router.ensure_router", router_spec(vr), timeout=timeout)
+    if checking:
+        done = repairs(done, checking=True)
     fields = {"state": RouterState.RUNNING}
-    if repairs(done):
+    if repairs(done, checking=checking):
         fields.update(last_repair=", ".join(done)[:255], last_repaired=timezone.now())
     if vr.state != RouterState.RUNNING or "last_repair" in fields:  # nearly every VM start: nothing to write
         VirtualRouter.objects.filter(pk=vr.pk).update(**fields)
@@ -140,8 +230,7 @@ def ensure_router_for(l3, host, ctx=None):
                 ctx.skip(f"Update the virtual router of {l3.name}", "another VM's job just updated it with this NIC")
             return []
         reading = time.time()  # NICs committed before this moment are in what apply() reads
-        vr = VirtualRouter.objects.select_related("host__cluster", "l3_network__l2_network").filter(
-            l3_network=l3).first()
+        vr = _routers().filter(l3_network=l3).first()
         booting = vr is None
         if booting:
             vr = _boot_record(l3, host)
@@ -159,20 +248,23 @@ def ensure_router_for(l3, host, ctx=None):
 
 
 def remove_router(vr):
-    """Remove the router from its host and release its address."""
+    """Remove the router from its host and release its addresses."""
     from apps.networks.ipam import release_ip
 
     if vr.host_id:
         call_host(vr.host, "router.destroy_router", router_spec(vr), timeout=60)
-    used = vr.used_ip
+    used, public = vr.used_ip, vr.public_used_ip
     vr.delete()
-    if used is not None:
-        release_ip(used)
+    release_ip(used)
+    release_ip(public)
+
+
+def _routers():
+    return VirtualRouter.objects.select_related("host__cluster", "l3_network__l2_network", "public_l3__l2_network")
 
 
 def _placed_routers():
-    return list(VirtualRouter.objects.select_related("host__cluster", "l3_network__l2_network")
-                .filter(host__isnull=False))
+    return list(_routers().filter(host__isnull=False))
 
 
 def reconcile_routers(ctx):
@@ -181,7 +273,7 @@ def reconcile_routers(ctx):
     for vr in _placed_routers():
         with ctx.step(f"Check router {vr.name} on {vr.host.name}"):
             with _lock(vr.l3_network):
-                done = apply(vr)
+                done = apply(vr, checking=True)
         if done:
             drift[vr.name] = done
     ctx.set_result(drift=drift)
@@ -198,7 +290,7 @@ def check_routers():
     for vr in _placed_routers():
         try:
             with _lock(vr.l3_network):
-                done = repairs(apply(vr))
+                done = apply(vr, checking=True)
         except NimboError as exc:
             log.warning("router %s on %s: %s", vr.name, vr.host.name, exc)
             continue
@@ -223,3 +315,40 @@ def reconcile_routers_scheduled():
 
     with next_round_after(RECONCILE_KEY, schedule_reconcile):
         return check_routers()
+
+
+# --- NAT changes (port forwarding, EIPs, VIPs) ------------------------------------------------------------
+
+
+@contextmanager
+def locked(l3_ids):
+    """Hold the routers of these L3 networks (ids; None is ignored) for a NAT change: taken before the
+    change's transaction opens and released after it commits or rolls back, so two changes on one router
+    never apply a state that misses the other's."""
+    from apps.networks.models import L3Network
+
+    with ExitStack() as stack:
+        for l3_id in sorted({i for i in l3_ids if i}, key=str):
+            stack.enter_context(_lock(L3Network(pk=l3_id)))
+        yield
+
+
+def update_routers(l3_ids):
+    """Inside a NAT change's operation: apply the routers of these L3 networks on their hosts, each a step of
+    the operation's Job; a router that could not apply fails the change (and rolls it back) with its error."""
+    from apps.core.jobs import operation_skip, operation_step
+
+    for l3_id in sorted({i for i in l3_ids if i}, key=str):
+        vr = _routers().filter(l3_network_id=l3_id).first()
+        if vr is None:
+            from apps.networks.models import L3Network
+
+            name = L3Network.objects.filter(pk=l3_id).values_list("name", flat=True).first()
+            operation_skip(f"Update the virtual router of {name}", "it has no router yet: the first VM on it "
+                           "boots the router with the whole NAT state")
+            continue
+        if vr.host_id is None:
+            operation_skip(f"Update the virtual router {vr.name}", "the router has no host")
+            continue
+        with operation_step(f"Update the virtual router {vr.name} on {vr.host.name}"):
+            apply(vr, timeout=30)

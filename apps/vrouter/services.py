@@ -2,7 +2,15 @@
 
 Cascades (documented): deleting a VIP deletes its port forwarding rules and its EIP and returns
 its address to IPAM; deleting an EIP keeps its VIP; deleting a VM NIC detaches its rules and EIP.
+
+Every change to what a router forwards is applied on the router inside the change's own operation,
+a step of its Job: the change commits only once its router holds it, and a router that cannot apply
+it fails the change with the router's own error and leaves nothing written. The routers concerned are
+held (`routers.locked`) from before the change until it commits, so concurrent changes on one router
+apply one after the other.
 """
+
+import functools
 
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
@@ -16,6 +24,41 @@ from apps.networks.ipam import allocate_ip, release_ip
 
 from .models import Eip, PortForwardingRule, VirtualRouterOffering, Vip
 from .models.nat import ATTACHABLE_VM_STATES
+from .routers import locked, update_routers
+
+
+def _nic_l3(nic):
+    if nic is None:
+        return None
+    return nic.l3_network_id if isinstance(nic, VmNic) else VmNic.objects.filter(pk=nic).values_list(
+        "l3_network_id", flat=True).first()
+
+
+def _vip_l3s(vip):
+    """The guest L3 networks whose routers carry this VIP's rules or EIP."""
+    return set(VmNic.objects.filter(port_forwarding_rules__vip=vip).values_list("l3_network_id", flat=True)) | \
+        set(VmNic.objects.filter(eip__vip=vip).values_list("l3_network_id", flat=True))
+
+
+def _routed(l3s_of):
+    """Wrap a NAT change: `l3s_of(*args, **kwargs)` names the guest L3s whose routers it touches (read before
+    the change); their routers are held around it and applied inside it."""
+
+    def decorate(op):
+        @functools.wraps(op)
+        def wrapper(*args, **kwargs):
+            l3s = l3s_of(*args, **kwargs)
+            with locked(l3s):
+                return op(*args, _l3s=l3s, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _then_update(result, l3s, *more):
+    update_routers(set(l3s) | {m for m in more if m})
+    return result
 
 # --- Virtual router offerings ----------------------------------------------------------------------
 
@@ -63,22 +106,25 @@ def create_vip(*, name, l3_network, ip=None, description="", state=None, project
     return vip
 
 
+@_routed(lambda vip, **kw: _vip_l3s(vip))
 @operation("updateVip", target="vip")
-def update_vip(vip, **fields):
+def update_vip(vip, _l3s=(), **fields):
     if fields.get("ip") not in (None, vip.ip):
         raise ValidationError({"ip": "The IP address of a VIP cannot be changed."})
     fields.pop("ip", None)
-    return update_object(vip, fields, frozen=("l3_network",))
+    return _then_update(update_object(vip, fields, frozen=("l3_network",)), _l3s)
 
 
+@_routed(lambda vip, **kw: _vip_l3s(vip))
 @operation("deleteVip", target="vip")
-def delete_vip(vip):
+def delete_vip(vip, _l3s=()):
     """Deletes its port forwarding rules and its EIP too, and returns the address to IPAM."""
     used = vip.used_ip
     vip.port_forwarding_rules.all().delete()
     Eip.objects.filter(vip=vip).delete()
     delete_object(vip)
     release_ip(used)
+    update_routers(_l3s)
 
 
 def _locked(vip):
@@ -89,26 +135,35 @@ def _locked(vip):
 # --- Port forwarding -------------------------------------------------------------------------------
 
 
+def _rule_l3(rule, **kwargs):
+    return {_nic_l3(rule.vm_nic_id)}
+
+
+@_routed(lambda **fields: {_nic_l3(fields.get("vm_nic"))})
 @operation("createPortForwardingRule")
-def create_port_forwarding_rule(**fields):
+def create_port_forwarding_rule(_l3s=(), **fields):
     if fields.get("vip") is not None:
         fields["vip"] = _locked(fields["vip"])
-    return create_object(PortForwardingRule, fields)
+    return _then_update(create_object(PortForwardingRule, fields), _l3s)
 
 
+@_routed(_rule_l3)
 @operation("updatePortForwardingRule", target="rule")
-def update_port_forwarding_rule(rule, **fields):
+def update_port_forwarding_rule(rule, _l3s=(), **fields):
     frozen = ("vip", "protocol", "vip_port_start", "vip_port_end", "guest_port_start", "guest_port_end", "vm_nic")
-    return update_object(rule, fields, frozen=frozen)
+    return _then_update(update_object(rule, fields, frozen=frozen), _l3s)
 
 
+@_routed(_rule_l3)
 @operation("deletePortForwardingRule", target="rule")
-def delete_port_forwarding_rule(rule):
+def delete_port_forwarding_rule(rule, _l3s=()):
     delete_object(rule)
+    update_routers(_l3s)
 
 
+@_routed(lambda rule, *, vm_nic, **kw: {_nic_l3(vm_nic)})
 @operation("attachPortForwardingRule", target="rule")
-def attach_port_forwarding_rule(rule, *, vm_nic):
+def attach_port_forwarding_rule(rule, *, vm_nic, _l3s=()):
     _locked(rule.vip)
     if rule.vm_nic_id:
         raise Conflict(f"Rule {rule} is already attached to VM {rule.vm_nic.vm_instance}; detach it first.",
@@ -116,16 +171,17 @@ def attach_port_forwarding_rule(rule, *, vm_nic):
     rule.vm_nic = vm_nic
     rule.full_clean()
     rule.save(update_fields=["vm_nic", "updated"])
-    return rule
+    return _then_update(rule, _l3s)
 
 
+@_routed(_rule_l3)
 @operation("detachPortForwardingRule", target="rule")
-def detach_port_forwarding_rule(rule):
+def detach_port_forwarding_rule(rule, _l3s=()):
     if not rule.vm_nic_id:
         raise Conflict(f"Rule {rule} is not attached to a VM NIC.", field="vm_nic")
     rule.vm_nic = None
     rule.save(update_fields=["vm_nic", "updated"])
-    return rule
+    return _then_update(rule, _l3s)
 
 
 def attachable_nics(rule):
@@ -152,41 +208,51 @@ def attachable_nics(rule):
 # --- EIPs ------------------------------------------------------------------------------------------
 
 
+def _eip_l3(eip, **kwargs):
+    return {_nic_l3(eip.vm_nic_id)}
+
+
+@_routed(lambda **fields: {_nic_l3(fields.get("vm_nic"))})
 @operation("createEip")
-def create_eip(**fields):
+def create_eip(_l3s=(), **fields):
     if fields.get("vip") is not None:
         fields["vip"] = _locked(fields["vip"])
-    return create_object(Eip, fields)
+    return _then_update(create_object(Eip, fields), _l3s)
 
 
+@_routed(_eip_l3)
 @operation("updateEip", target="eip")
-def update_eip(eip, **fields):
-    return update_object(eip, fields, frozen=("vip", "vm_nic"))
+def update_eip(eip, _l3s=(), **fields):
+    return _then_update(update_object(eip, fields, frozen=("vip", "vm_nic")), _l3s)
 
 
+@_routed(_eip_l3)
 @operation("deleteEip", target="eip")
-def delete_eip(eip):
+def delete_eip(eip, _l3s=()):
     """The VIP stays (delete it to return its address)."""
     delete_object(eip)
+    update_routers(_l3s)
 
 
+@_routed(lambda eip, *, vm_nic, **kw: {_nic_l3(vm_nic)})
 @operation("attachEip", target="eip")
-def attach_eip(eip, *, vm_nic):
+def attach_eip(eip, *, vm_nic, _l3s=()):
     if eip.vm_nic_id:
         raise Conflict(f"EIP {eip} is already attached to VM {eip.vm_nic.vm_instance}; detach it first.",
                        field="vm_nic")
     eip.vm_nic = vm_nic
     eip.full_clean()
     eip.save(update_fields=["vm_nic", "updated"])
-    return eip
+    return _then_update(eip, _l3s)
 
 
+@_routed(_eip_l3)
 @operation("detachEip", target="eip")
-def detach_eip(eip):
+def detach_eip(eip, _l3s=()):
     if not eip.vm_nic_id:
         raise Conflict(f"EIP {eip} is not attached to a VM NIC.", field="vm_nic")
     eip.vm_nic = None
     eip.save(update_fields=["vm_nic", "updated"])
-    return eip
+    return _then_update(eip, _l3s)
 
 

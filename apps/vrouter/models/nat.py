@@ -45,6 +45,12 @@ def check_nic_for_nat(nic, vip, service_type, field="vm_nic"):
         raise ValidationError({field: f"The NIC is on L3 network {nic.l3_network}, the VIP's own network."})
     if not nic.l3_network.has_service(service_type):
         raise ValidationError({field: f"L3 network {nic.l3_network} does not offer the {service_type} service."})
+    from ..routers import public_l3_of
+
+    public = public_l3_of(nic.l3_network)
+    if public is not None and public.pk != vip.l3_network_id:
+        raise ValidationError({field: f"The router of L3 network {nic.l3_network} has its public leg on L3 network "
+                                      f"{public}, but VIP {vip} is on {vip.l3_network}."})
 
 
 class PortForwardingRule(BaseModel):
@@ -78,10 +84,19 @@ class PortForwardingRule(BaseModel):
         ]
 
     def fill_defaults(self):
+        """Complete every partial form of the ranges before any check: a missing end is the start (VIP) or
+        keeps the VIP range's length (guest); a guest range given by its end alone ends there."""
+        if self.vip_port_end is None and self.vip_port_start is not None:
+            self.vip_port_end = self.vip_port_start
+        if self.vip_port_start is None or self.vip_port_end is None:
+            return
+        length = self.vip_port_end - self.vip_port_start
         if self.guest_port_start is None and self.guest_port_end is None:
             self.guest_port_start, self.guest_port_end = self.vip_port_start, self.vip_port_end
         elif self.guest_port_end is None:
-            self.guest_port_end = self.guest_port_start + ((self.vip_port_end or 0) - (self.vip_port_start or 0))
+            self.guest_port_end = self.guest_port_start + length
+        elif self.guest_port_start is None:
+            self.guest_port_start = self.guest_port_end - length
 
     def clean(self):
         self.fill_defaults()
@@ -118,6 +133,9 @@ class PortForwardingRule(BaseModel):
     def check_nic(self, nic):
         """May this rule forward to `nic`? Raises the reason it may not."""
         check_nic_for_nat(nic, self.vip, ServiceType.PORT_FORWARDING)
+        if self.allowed_cidr and Eip.objects.filter(vm_nic=nic).exists():
+            raise ValidationError({"allowed_cidr": f"VM {nic.vm_instance}'s NIC has an EIP: a rule with an allowed "
+                                                   "CIDR cannot forward to it (the EIP lets everyone in)."})
         others = PortForwardingRule.objects.exclude(pk=self.pk).select_related("vip", "vm_nic__l3_network")
         clash = others.filter(vm_nic=nic, protocol=self.protocol, guest_port_start__lte=self.guest_port_end,
                               guest_port_end__gte=self.guest_port_start).first()
@@ -176,3 +194,7 @@ class Eip(BaseModel):
         other = Eip.objects.filter(vm_nic=nic).exclude(pk=self.pk).first()
         if other is not None:
             raise VipInUse(f"The NIC already has EIP {other}; a NIC takes one EIP.", field="vm_nic")
+        limited = PortForwardingRule.objects.filter(vm_nic=nic).exclude(allowed_cidr="").first()
+        if limited is not None:
+            raise ValidationError({"vm_nic": f"Port forwarding rule {limited} limits the NIC to {limited.allowed_cidr}: "
+                                             "an EIP would let everyone in; detach the rule first."})
