@@ -110,6 +110,9 @@ def delete_host(ctx, host_uuid):
     if host is None:
         return {"host": host_uuid}
     result = {"host": host_uuid}
+    from apps.vrouter.routers import leave_host
+
+    leave_host(host, ctx.step)
     with ctx.step(f"Forget host {host.name}", progress=30):
         Host.objects.filter(pk=host_uuid).delete()
     if host.is_sandbox:

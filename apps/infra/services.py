@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.db import router, transaction
+from django.db.models import ProtectedError
 from django.db.models.deletion import Collector
 
 from apps.core.exceptions import InvalidInput
@@ -96,11 +97,23 @@ def reconnect_host(host, *, user=None, accept_new_host_key=False):
 def delete_host(host, *, user=None):
     """Start the job that forgets the host and stops and disables its agent; the Job is returned.
 
+    Refused at once (409, naming what uses it) while something still uses the host. Its virtual routers
+    are no such thing: the job moves them to another connected host of its cluster (or deletes those no
+    VM uses any more); a router that serves VMs and has nowhere to go refuses the delete. A sandbox host's
+
     Refused at once (409, naming what uses it) while something still uses the host. A sandbox host's
     namespace goes with it (it exists only for Nimbo).
     """
+    from apps.vrouter.models import VirtualRouter
+    from apps.vrouter.routers import check_leave_host
+
+    check_leave_host(host)
     # What a delete would refuse, checked now without deleting: the job deletes for real.
-    Collector(using=router.db_for_write(Host)).collect([host])
+    try:
+        Collector(using=router.db_for_write(Host)).collect([host])
+    except ProtectedError as exc:
+        if any(not isinstance(obj, VirtualRouter) for obj in exc.protected_objects):
+            raise
     return start_job("deleteHost", "apps.infra.jobs.delete_host", user=user, target=host,
                      params={"host_uuid": str(host.uuid)}, timeout=300)
 

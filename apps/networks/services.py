@@ -103,8 +103,15 @@ def update_l3_network(l3, **fields):
 
 @operation("deleteL3Network", target="l3")
 def delete_l3_network(l3):
-    """Deletes its IP ranges, DNS servers and services with it; refused (409) while any address,
-    VM NIC, VIP or router offering uses it."""
+    """Deletes its IP ranges, DNS servers and services with it, and its virtual router (removed from its host,
+    its addresses released) once no VM uses the L3; refused (409) while any other address, VM NIC, VIP or
+    router offering uses it."""
+    from apps.vrouter.models import VirtualRouter
+    from apps.vrouter.routers import delete_router
+
+    vr = VirtualRouter.objects.filter(l3_network=l3).select_related("host__cluster").first()
+    if vr is not None:
+        delete_router(vr)
     _refuse_used_addresses(UsedIp.objects.filter(l3_network=l3), f"L3 network {l3}")
     delete_object(l3)
 

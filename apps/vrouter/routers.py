@@ -352,3 +352,123 @@ def update_routers(l3_ids):
             continue
         with operation_step(f"Update the virtual router {vr.name} on {vr.host.name}"):
             apply(vr, timeout=30)
+
+
+# --- The router's own life: rebuild, migrate, delete, leave a host ---------------------------------------
+
+
+def _live_vm_nics(l3):
+    from apps.compute.choices import VmState
+    from apps.compute.models import VmNic
+
+    return VmNic.objects.filter(l3_network=l3).exclude(vm_instance__state__in=[VmState.DESTROYING,
+                                                                              VmState.DESTROYED])
+
+
+def _destroy_on(vr, host, step):
+    """Remove the router from `host`; an unreachable host is said, not fatal (its agent rebuilds nothing:
+    the router's record no longer points there)."""
+    from apps.core.exceptions import NimboError
+
+    try:
+        call_host(host, "router.destroy_router", {**router_spec(vr), "host_netns": host.netns or None}, timeout=30)
+    except NimboError as exc:
+        step(f"the router could not be removed from {host.name}: {exc}")
+
+
+def boot_router(ctx, router):
+    """Job: (re)build the router on its host with its whole state: namespace, legs, dnsmasq, NAT."""
+    vr = _routers().get(pk=router)
+    with _lock(vr.l3_network):
+        with ctx.step(f"Remove the virtual router {vr.name} from {vr.host.name}", progress=30):
+            _destroy_on(vr, vr.host, lambda why: ctx.set_result(warning=why))
+        with ctx.step(f"Build the virtual router {vr.name} on {vr.host.name}: namespace, legs, dnsmasq, NAT",
+                      progress=90):
+            VirtualRouter.objects.filter(pk=vr.pk).update(state=RouterState.STARTING)
+            done = apply(vr)
+    ctx.set_result(parts=done)
+    return {"parts": done}
+
+
+def move_router(vr, host, note=lambda why: None):
+    """Build the router on `host` with its whole state, then remove it from its old host."""
+    old = vr.host
+    vr.host = host
+    VirtualRouter.objects.filter(pk=vr.pk).update(host=host, state=RouterState.STARTING)
+    apply(vr)
+    if old is not None and old.pk != host.pk:
+        _destroy_on(vr, old, note)
+
+
+def migrate_router(ctx, router, host):
+    """Job: move the router to another host of its cluster."""
+    from apps.infra.models import Host
+
+    vr = _routers().get(pk=router)
+    target = Host.objects.select_related("cluster").get(pk=host)
+    with _lock(vr.l3_network):
+        with ctx.step(f"Move the virtual router {vr.name} from {vr.host.name} to {target.name}", progress=90):
+            move_router(vr, target, lambda why: ctx.set_result(warning=why))
+    return {"host": target.name}
+
+
+def delete_router(vr):
+    """Inside an operation: remove the router from its host and forget it, releasing its addresses. Refused
+    while a VM uses its L3 (the router serves it: rebuild or migrate it instead)."""
+    from apps.core.exceptions import InUse
+    from apps.core.jobs import operation_step
+
+    used = _live_vm_nics(vr.l3_network).count()
+    if used:
+        raise InUse(f"Virtual router {vr.name} still serves {used} VM NIC{'s' if used != 1 else ''} on "
+                    f"L3 network {vr.l3_network}; rebuild or migrate it instead.")
+    with _lock(vr.l3_network):
+        if vr.host_id:
+            with operation_step(f"Remove the virtual router {vr.name} from {vr.host.name}"):
+                call_host(vr.host, "router.destroy_router", router_spec(vr), timeout=30)
+        from apps.networks.ipam import release_ip
+
+        used_ip, public = vr.used_ip, vr.public_used_ip
+        vr.delete()
+        release_ip(used_ip)
+        release_ip(public)
+
+
+def _other_host(host):
+    from apps.infra.choices import HostStatus
+    from apps.infra.models import Host
+
+    return (Host.objects.select_related("cluster").filter(cluster=host.cluster_id, status=HostStatus.CONNECTED)
+            .exclude(pk=host.pk).order_by("name").first())
+
+
+def check_leave_host(host):
+    """Refuse (409) to delete `host` while one of its routers serves VMs and no other connected host of its
+    cluster can take it."""
+    from apps.core.exceptions import InUse
+
+    for vr in _routers().filter(host=host):
+        if _live_vm_nics(vr.l3_network).exists() and _other_host(host) is None:
+            raise InUse(f"Virtual router {vr.name} serves VMs on L3 network {vr.l3_network} and cluster "
+                        f"{host.cluster} has no other connected host to move it to.")
+
+
+def leave_host(host, step):
+    """In the job deleting `host`: move its routers to another connected host of its cluster (each a step
+    made by `step(name)`), or delete those no VM uses any more."""
+    from apps.networks.ipam import release_ip
+
+    check_leave_host(host)
+    for vr in _routers().filter(host=host):
+        with _lock(vr.l3_network):
+            if _live_vm_nics(vr.l3_network).exists():
+                target = _other_host(host)
+                with step(f"Move the virtual router {vr.name} to {target.name}"):
+                    move_router(vr, target)
+                continue
+            with step(f"Remove the virtual router {vr.name} from {host.name}"):
+                _destroy_on(vr, host, lambda why: None)
+                used_ip, public = vr.used_ip, vr.public_used_ip
+                vr.delete()
+                release_ip(used_ip)
+                release_ip(public)

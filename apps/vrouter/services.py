@@ -256,3 +256,38 @@ def detach_eip(eip, _l3s=()):
     return _then_update(eip, _l3s)
 
 
+
+
+# --- Virtual routers ---------------------------------------------------------------------------------------
+
+
+def rebuild_virtual_router(vr, user=None):
+    """A job that builds the router again on its host with its whole state."""
+    from apps.core.jobs import start_job
+
+    if vr.host_id is None:
+        raise Conflict(f"Virtual router {vr.name} has no host; the next VM on {vr.l3_network} boots it.")
+    return start_job("rebootVirtualRouter", "apps.vrouter.jobs.boot_router", user=user, target=vr,
+                     params={"router": str(vr.pk)}, timeout=300)
+
+
+def migrate_virtual_router(vr, *, host, user=None):
+    """A job that moves the router to `host`, a connected host of the same cluster."""
+    from apps.core.jobs import start_job
+    from apps.infra.choices import HostStatus
+
+    if vr.host_id and host.cluster_id != vr.host.cluster_id:
+        raise ValidationError({"host": f"Host {host} is not in cluster {vr.host.cluster}, the router's cluster."})
+    if host.status != HostStatus.CONNECTED:
+        raise ValidationError({"host": f"Host {host} is {host.status}; the router needs a connected host."})
+    if host.pk == vr.host_id:
+        raise Conflict(f"Virtual router {vr.name} already runs on {host}.", field="host")
+    return start_job("migrateVirtualRouter", "apps.vrouter.jobs.migrate_router", user=user, target=vr,
+                     params={"router": str(vr.pk), "host": str(host.pk)}, timeout=300)
+
+
+@operation("destroyVirtualRouter", target="vr")
+def delete_virtual_router(vr):
+    from .routers import delete_router
+
+    delete_router(vr)

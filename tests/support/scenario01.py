@@ -94,8 +94,8 @@ def _real_image(api, zone, cluster):
     return added["image"]["uuid"]
 
 
-def cloud(api, tracker, real_image=False):
-    """Steps 2-4, 7-11 (and 5-6 with `real_image`); the uuids the VM steps need."""
+def base_cloud(api, tracker, real_image=False):
+    """Steps 2-4 and 8 (and 5-7 with `real_image`): zone, sandbox cluster and host, offering, images."""
     zone = body(api.post("/api/v1/zones/", {"name": "ZONE1"}, format="json"), 201)["uuid"]
     cluster = body(api.post("/api/v1/clusters/", {"name": "CLUSTER1", "zone": zone, "hypervisor_type": "Sandbox"},
                             format="json"), 201)["uuid"]
@@ -112,6 +112,13 @@ def cloud(api, tracker, real_image=False):
     else:
         image = str(make_image("zs-sample-image", state="Ready").uuid)
     vr_image = str(make_image("VIRTUAL-ROUTER", system=True, state="Ready").uuid)
+    return {"zone": zone, "cluster": cluster, "offering": offering, "image": image, "vr_image": vr_image}
+
+
+def cloud(api, tracker, real_image=False):
+    """Steps 2-4, 7-11 (and 5-6 with `real_image`); the uuids the VM steps need."""
+    base = base_cloud(api, tracker, real_image=real_image)
+    zone, cluster, vr_image = base["zone"], base["cluster"], base["vr_image"]
     l2 = body(api.post("/api/v1/l2-networks/", {"name": "FLAT-L2", "zone": zone, "type": "L2NoVlanNetwork",
                                                 "physical_interface": "eth0"}, format="json"), 201)["uuid"]
     body(api.post(f"/api/v1/l2-networks/{l2}/attach/", {"cluster": cluster}, format="json"), 200)
@@ -127,7 +134,7 @@ def cloud(api, tracker, real_image=False):
     body(api.post("/api/v1/virtual-router-offerings/", {
         "name": "VR-OFFERING", "zone": zone, "cpu_num": 1, "cpu_speed": 512, "memory_size": "512M",
         "image": vr_image, "management_l3": l3, "is_default": True}, format="json"), 201)
-    return {"zone": zone, "cluster": cluster, "offering": offering, "image": image, "l3": l3}
+    return {**base, "l3": l3}
 
 
 def create_vm(api, setup, name, hostname, kind="Namespace", **extra):
