@@ -178,8 +178,9 @@ def router_spec(vr):
     spec = {"name": vr.namespace, "bridge": l3.l2_network.bridge_name, "leg": vr.leg,
             "address": f"{vr.address}/{prefix}", "files": compile_dnsmasq(plan),
             "host_netns": vr.host.netns or None, "l2_networks": [l2_spec(l3.l2_network)],
-            "tables": compile_nat(nat), "vips": vip_addresses(nat)}
-    if vr.public_address:
+            "tables": None, "vips": []}
+    if vr.public_address:  # a router that only serves DHCP and DNS has no NAT and no public leg
+        spec["tables"], spec["vips"] = compile_nat(nat), vip_addresses(nat)
         public_l2 = vr.public_l3.l2_network
         public_prefix = ipaddress.IPv4Network(f"0.0.0.0/{vr.public_netmask}").prefixlen
         spec["public"] = {"bridge": public_l2.bridge_name, "leg": vr.public_leg,

@@ -116,7 +116,7 @@ def ensure_router(spec):
                         inner_dev=spec.inner, mac=spec.leg_mac)
         links.ip("addr", "replace", spec.address, "dev", spec.inner, netns=spec.name)
         done.append("leg")
-    if "namespace" in done or not _sysctls_ok(spec):
+    if spec.public and ("namespace" in done or not _sysctls_ok(spec)):
         _set_sysctls(spec)
         if "namespace" not in done:
             done.append("forwarding")
