@@ -15,12 +15,11 @@ from apps.vrouter.models import VirtualRouter
 from apps.vrouter.routers import reconcile_routers_scheduled, router_spec
 from tests.support.api import body, error
 from tests.support.natlab import SERVER
-from tests.support.sandbox import needs_root
 from tests.support.scenario01 import agent_view, create_vm, wait
 from tests.support.scenario02 import SSH_OPTIONS, Client, cloud02
 from workers.host import guests, router
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.root, pytest.mark.slow, needs_root]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.root, pytest.mark.slow]
 
 
 def _nic(vm_uuid):

@@ -9,10 +9,9 @@ import pytest
 from apps.vrouter.compile import compile_dnsmasq, compile_nat, vip_addresses
 from tests.support.dataplane import HostNamespace, suffix
 from tests.support.natlab import Box
-from tests.support.sandbox import needs_root
 from workers.host import links, router
 
-pytestmark = [pytest.mark.root, needs_root]
+pytestmark = [pytest.mark.root]
 
 PUBLIC_IP, VIP1, VIP2, EIP = "198.51.100.231", "198.51.100.235", "198.51.100.236", "198.51.100.237"
 

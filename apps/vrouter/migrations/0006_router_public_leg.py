@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('networks', '0001_initial'),
-        ('vrouter', '0004_router_last_repaired'),
+        ('vrouter', '0005_eip_project_portforwardingrule_project_vip_project'),
     ]
 
     operations = [
