@@ -232,7 +232,7 @@ def console_text(vm):
     from apps.core.exceptions import NimboError
 
     if vm.guest_kind == "Namespace":
-        return "A namespace guest has no serial console: log in over SSH from a guest on its network."
+        return "A namespace guest has no serial console; its shell opens here while it runs."
     try:
         return console_tail(vm, size=4000) or "No console output yet."
     except NimboError as exc:

@@ -39,6 +39,24 @@ def badge(page, pk, state, timeout=90000):
         arg=[pk, state], timeout=timeout)
 
 
+def terminal_text(page):
+    return page.evaluate("""() => {
+        const b = window.nimboTerminal.buffer.active; const lines = [];
+        for (let i = 0; i < b.length; i++) lines.push(b.getLine(i).translateToString(true));
+        return lines.join("\\n"); }""")
+
+
+def terminal(page, command, expect, timeout=20000):
+    """Type `command` in the VM page's console and wait until `expect` appears on a line of its own."""
+    page.click("#vm-terminal")
+    page.keyboard.type(command)
+    page.keyboard.press("Enter")
+    page.wait_for_function("""(expect) => {
+        const b = window.nimboTerminal.buffer.active;
+        for (let i = 0; i < b.length; i++) if (b.getLine(i).translateToString(true).trim() === expect) return true;
+        return false; }""", arg=expect, timeout=timeout)
+
+
 def api(page, path):
     response = page.request.get(path)
     assert response.ok, (path, response.status)
@@ -233,6 +251,16 @@ def test_scenario_01_in_the_browser(page, portal):
     members = api(page, f"/api/v1/security-groups/{group['uuid']}/")
     assert [n["ip"] for n in inner["nics"]][0].startswith("198.51.100.23")
     assert "vm_nics" not in members or len(members["vm_nics"]) == 1
+
+    # 16. In OUTER-VM's console: ping to INNER-VM fails (no ICMP rule), ssh to it succeeds (TCP 22).
+    inner_ip = inner["nics"][0]["ip"]
+    page.goto(f"/compute/vminstance/{vms['OUTER-VM']}/change/")
+    page.wait_for_selector("#vm-terminal[data-connected='1']", timeout=20000)
+    terminal(page, "hostname", "outer")
+    terminal(page, f"ping -c1 -W1 {inner_ip} >/dev/null; echo ping=$?", "ping=1")
+    terminal(page, f"ssh -o BatchMode=yes -o ConnectTimeout=5 root@{inner_ip} hostname; echo ssh=$?", "ssh=0")
+    assert "\ninner\n" in terminal_text(page)
+    shot(page, "16-outer-console")
 
     # The VM list shows both Running; Stop turns INNER-VM's badge Stopped live; Destroy removes both.
     page.goto("/compute/vminstance/")

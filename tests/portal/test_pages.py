@@ -168,3 +168,15 @@ def test_read_only_pages_offer_no_save(portal, flat_l3):
     for url in (f"/compute/vmnic/{vm.nics.get().pk}/change/",):
         page = portal.get(url)
         assert page.status_code == 200 and 'name="_save"' not in page.content.decode(), url
+
+
+def test_the_interactive_console_opens_only_on_a_running_namespace_guest(flat_l3):
+    from apps.compute.console import shell_argv
+    from apps.core.exceptions import Conflict
+
+    libvirt = make_vm("LIBVIRT-VM", l3s=[flat_l3], state="Running")
+    with pytest.raises(Conflict, match="for namespace guests"):
+        shell_argv(libvirt)
+    stopped = make_vm("NS-VM", l3s=[flat_l3], state="Stopped", guest_kind="Namespace")
+    with pytest.raises(Conflict, match="NS-VM is Stopped; start it to open its console."):
+        shell_argv(stopped)
