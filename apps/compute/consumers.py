@@ -31,6 +31,9 @@ def _console_argv(user, uuid):
     vm = access.scope(VmInstance.objects.select_related("host__cluster")).filter(pk=uuid).first()
     if vm is None or not access.can_change(VmInstance, vm):
         return None, "No such VM."
+    if not access.is_admin:
+        # A namespace guest shares the management machine's files: its shell is for cloud admins only.
+        return None, "The console of a namespace guest is for cloud admins (it shares the management machine's files)."
     try:
         return shell_argv(vm), None
     except NimboError as exc:

@@ -180,3 +180,24 @@ def test_the_interactive_console_opens_only_on_a_running_namespace_guest(flat_l3
     stopped = make_vm("NS-VM", l3s=[flat_l3], state="Stopped", guest_kind="Namespace")
     with pytest.raises(Conflict, match="NS-VM is Stopped; start it to open its console."):
         shell_argv(stopped)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_console_socket_refuses_anonymous_users_and_unknown_vms(user):
+    import uuid
+
+    from channels.routing import URLRouter
+    from channels.testing import WebsocketCommunicator
+
+    from portal.routing import websocket_urlpatterns
+
+    app = URLRouter(websocket_urlpatterns)
+    anonymous = WebsocketCommunicator(app, f"/ws/vms/{uuid.uuid4()}/console/")
+    connected, code = await anonymous.connect()
+    assert not connected and code == 4401
+    missing = WebsocketCommunicator(app, f"/ws/vms/{uuid.uuid4()}/console/")
+    missing.scope["user"] = user
+    connected, _ = await missing.connect()
+    assert connected
+    assert "No such VM." in await missing.receive_from()
+    assert (await missing.receive_output())["type"] == "websocket.close"
