@@ -1,5 +1,7 @@
 """Scenario 01 by clicking in the portal, as a person does: from login to two VMs Running on FLAT-L3,
-one in SECURITY-GROUP-1, on a sandbox host with namespace guests. The test reads the API only to check.
+one in SECURITY-GROUP-1, on a sandbox host with namespace guests; then steps 16-19 typed in OUTER-VM's
+console (ping refused, ssh allowed; the rule deleted: ssh refused; the NIC out of the group: ping
+answers). The test reads the API only to check.
 
 Screenshots of each page land in var/screenshots/ (look at them to judge what a person sees).
 """
@@ -261,6 +263,28 @@ def test_scenario_01_in_the_browser(page, portal):
     terminal(page, f"ssh -o BatchMode=yes -o ConnectTimeout=5 root@{inner_ip} hostname; echo ssh=$?", "ssh=0")
     assert "\ninner\n" in terminal_text(page)
     shot(page, "16-outer-console")
+
+    # 17. The port-22 rule deleted from the group's page; 18. ssh from OUTER-VM now fails.
+    page.goto(f"/secgroups/securitygroup/{group['uuid']}/change/")
+    page.locator("#rules-group tr", has_text="tcp").locator("a.inlineviewlink, a.inlinechangelink").click()
+    assert page.locator("input[name=_save]").count() == 0  # a rule never changes: no Save
+    page.click("a.deletelink")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"**/secgroups/securitygroup/{group['uuid']}/change/")
+    assert "tcp" not in page.locator("#rules-group").inner_text()
+    toast(page, "syncSecurityGroups finished")
+    page.goto(f"/compute/vminstance/{vms['OUTER-VM']}/change/")
+    page.wait_for_selector("#vm-terminal[data-connected='1']", timeout=20000)
+    terminal(page, f"ssh -o BatchMode=yes -o ConnectTimeout=3 root@{inner_ip} hostname; echo ssh=$?", "ssh=255")
+
+    # 19. INNER-VM's NIC leaves the group from its page: everything is allowed again (ping answers).
+    page.goto(f"/compute/vminstance/{vms['INNER-VM']}/change/")
+    page.click("#security-groups button:text('remove')")
+    page.locator("#security-groups", has_text="none: unfiltered").wait_for()
+    toast(page, "syncSecurityGroups finished")
+    page.goto(f"/compute/vminstance/{vms['OUTER-VM']}/change/")
+    page.wait_for_selector("#vm-terminal[data-connected='1']", timeout=20000)
+    terminal(page, f"ping -c1 -W2 {inner_ip} >/dev/null; echo ping=$?", "ping=0")
 
     # The VM list shows both Running; Stop turns INNER-VM's badge Stopped live; Destroy removes both.
     page.goto("/compute/vminstance/")
