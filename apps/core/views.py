@@ -12,8 +12,12 @@ from .models import Job
 @staff_member_required
 def job_detail(request, uuid):
     job = get_object_or_404(Job.objects.select_related("requested_by"), pk=uuid)
-    template = "core/job_progress.html" if request.htmx else "core/job_detail.html"
-    return render(request, template, {"job": job, "title": f"Job {job.kind}"})
+    if request.htmx:
+        return render(request, "core/job_progress.html", {"job": job})
+    from django.contrib import admin
+
+    title = f"{job.kind}: {job.target_name}" if job.target_name else job.kind
+    return render(request, "core/job_detail.html", {**admin.site.each_context(request), "job": job, "title": title})
 
 
 @staff_member_required

@@ -201,3 +201,9 @@ async def test_the_console_socket_refuses_anonymous_users_and_unknown_vms(user):
     assert connected
     assert "No such VM." in await missing.receive_from()
     assert (await missing.receive_output())["type"] == "websocket.close"
+
+
+def test_the_live_job_page_has_the_sidebar_and_one_heading(portal):
+    job = Job.objects.create(kind="addHost", target_name="HOST1", state="running")
+    page = portal.get(f"/portal/jobs/{job.pk}/").content.decode()
+    assert page.count("addHost: HOST1</h1>") == 1 and 'id="nav-sidebar"' in page
