@@ -202,13 +202,17 @@ def _in_agent_netns(via, name):
 
 def _tear_down_everything(api, setup):
     """Everything the scenario made, deleted through the API in the order a user would."""
+    detach = {"l2-networks": ("attached_clusters", "cluster"), "primary-storages": ("clusters", "cluster"),
+              "backup-storages": ("zones", "zone")}
     for kind in ("virtual-router-offerings", "l3-networks", "l2-networks", "instance-offerings", "images",
-                 "hosts", "clusters", "zones"):
+                 "primary-storages", "backup-storages", "hosts", "clusters", "zones"):
         for item in body(api.get(f"/api/v1/{kind}/"), 200)["results"]:
-            for cluster in item.get("attached_clusters", []) if kind == "l2-networks" else []:
-                assert api.post(f"/api/v1/l2-networks/{item['uuid']}/detach/", {"cluster": cluster},
-                                format="json").status_code in (200, 202)
+            field, key = detach.get(kind, ("-", None))
+            for ref in item.get(field, []):
+                assert api.post(f"/api/v1/{kind}/{item['uuid']}/detach/", {key: ref},
+                                format="json").status_code in (200, 202), (kind, item["name"])
             reply = api.delete(f"/api/v1/{kind}/{item['uuid']}/")
             assert reply.status_code in (202, 204), (kind, item.get("name"), reply.content)
-    for kind in ("l3-networks", "l2-networks", "hosts", "clusters", "zones", "virtual-routers", "vips"):
+    for kind in ("l3-networks", "l2-networks", "hosts", "clusters", "zones", "virtual-routers", "vips", "images",
+                 "primary-storages", "backup-storages"):
         assert body(api.get(f"/api/v1/{kind}/"), 200)["results"] == [], kind

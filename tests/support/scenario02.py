@@ -56,22 +56,28 @@ def cloud02(api, tracker, *, vlan=100, public=("198.51.100.230", "198.51.100.240
 class Client:
     """A namespace on the sandbox's public (untagged) network with `address` ("198.51.100.250/24")."""
 
-    def __init__(self, name, address):
+    def __init__(self, name, address, key=None):
         self.ns = sandbox.ensure_client(name, address)
         self.ip = address.split("/")[0]
         self.procs = []
+        self.key = key  # the private key guests accept (namespace guests': guest_key_path())
 
     def run(self, *cmd, timeout=20):
         return subprocess.run(["ip", "netns", "exec", self.ns, *cmd], capture_output=True, text=True,
                               timeout=timeout)
 
-    def ssh(self, target, command="hostname", port=22):
-        out = self.run("ssh", "-i", str(guest_key_path()), *SSH_OPTIONS, "-p", str(port), f"root@{target}", command)
+    def ssh(self, target, command="hostname", port=22, timeout=30):
+        try:
+            out = self.run("ssh", "-i", str(self.key or guest_key_path()), *SSH_OPTIONS, "-o", "LogLevel=ERROR",
+                           "-p", str(port), f"root@{target}", command, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return "error: timed out"
         return out.stdout.strip() if out.returncode == 0 else f"error {out.returncode}: {out.stderr.strip()[-200:]}"
 
     def open_ssh(self, target, port=22):
         """A session that prints the guest's host name every 0.2 s for a minute."""
-        proc = subprocess.Popen(["ip", "netns", "exec", self.ns, "ssh", "-i", str(guest_key_path()), *SSH_OPTIONS,
+        proc = subprocess.Popen(["ip", "netns", "exec", self.ns, "ssh", "-i", str(self.key or guest_key_path()),
+                                 *SSH_OPTIONS,
                                  "-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=2", "-p", str(port),
                                  f"root@{target}", "for i in $(seq 300); do hostname; sleep 0.2; done"],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
