@@ -18,6 +18,10 @@ def main(argv):
 
         os.environ["REDIS_URL"] = start_private_redis()
     django.setup()
+    # Once for the whole run: Django refuses a second call, and several benchmarks need it.
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()
     import benchmarks
 
     wanted = set(argv)

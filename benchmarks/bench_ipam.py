@@ -21,9 +21,7 @@ def _measure(l3, allocate_ip, release_ip):
 def run():
     from django.conf import settings
     from django.db import connection
-    from django.test.utils import setup_test_environment
 
-    setup_test_environment()
     old = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         from apps.infra.models import Zone

@@ -5,13 +5,10 @@ import time
 
 
 def run():
-    from django.test.utils import setup_test_environment
-
-    from apps.infra.services import create_zone, delete_zone
-
-    setup_test_environment()
     from django.conf import settings
     from django.db import connection
+
+    from apps.infra.services import create_zone, delete_zone
 
     # A scratch database: the benchmark never writes into the portal's own data.
     old = connection.creation.create_test_db(verbosity=0, autoclobber=True)

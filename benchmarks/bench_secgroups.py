@@ -131,9 +131,7 @@ def _through_the_sync_job(vms, rules_per_vm):
     job reads what it touched from the database, compiles and applies it (jobs run inline)."""
     from django.conf import settings
     from django.db import connection
-    from django.test.utils import setup_test_environment
 
-    setup_test_environment()
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     inline, settings.NIMBO_JOBS_INLINE = settings.NIMBO_JOBS_INLINE, True
     netns = None

@@ -62,12 +62,11 @@ def _wait(predicate, timeout=300):
 def run():
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
-    from django.test.utils import override_settings, setup_test_environment
+    from django.test.utils import override_settings
     from rest_framework.test import APIClient
 
     from apps.compute.models import VmInstance
 
-    setup_test_environment()
     call_command("migrate", verbosity=0)  # the benchmark's own scratch database (NIMBO_VAR_DIR)
     api = APIClient()
     api.force_login(get_user_model().objects.create_superuser("bench", "bench@example.org", "bench-pw-1"))

@@ -9,9 +9,7 @@ from pathlib import Path
 
 def run():
     from django.db import connection
-    from django.test.utils import setup_test_environment
 
-    setup_test_environment()
     old = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     workdir = Path(tempfile.mkdtemp(prefix="nimbo-bench-volumes-"))
     try:
