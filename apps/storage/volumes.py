@@ -46,16 +46,18 @@ def ensure_image_cached(image, primary_storage, ctx=None, host=None):
     if image.media_type == MediaType.ISO:
         raise InvalidInput(f"Image {image.name} is an ISO; it cannot back a volume.", field="image")
     host_id = host.pk if host is not None else None
-    cache = ImageCache.objects.filter(image=image, primary_storage=primary_storage, host_id=host_id).first()
+    where = {"image": image, "primary_storage": primary_storage, "host_id": host_id}
+    cache = ImageCache.objects.filter(**where).first()
     if cache is not None and cache.state == ImageState.READY:
         return cache
+    created = False
     if cache is None:
         try:
             with transaction.atomic():
-                cache = ImageCache.objects.create(image=image, primary_storage=primary_storage, host_id=host_id,
-                                                  install_path=primary_storage.cache_path(image))
+                cache = ImageCache.objects.create(**where, install_path=primary_storage.cache_path(image))
+                created = True
         except IntegrityError:  # another VM of the same image started caching it just now
-            cache = ImageCache.objects.get(image=image, primary_storage=primary_storage, host_id=host_id)
+            cache = ImageCache.objects.get(**where)
     copy = image.copies.select_related("backup_storage").filter(state=ImageState.READY).first()
     if copy is None:
         raise JobFailed(f"Image {image.name} has no ready copy on any backup storage.")
@@ -66,14 +68,22 @@ def ensure_image_cached(image, primary_storage, ctx=None, host=None):
         if ctx is not None and total:
             ctx.progress(100 * done // total, cache_bytes=done, cache_total=total)
 
-    with _step(ctx, f"Copy image {image.name} to the cache of {primary_storage.name}"):
+    # The host copies once per cache file: a second caller's call waits for the first copy and
+    # then finds the file there (workers.host.storage.cache_image).
+    name = (f"Copy image {image.name} to the cache of {primary_storage.name}" if created else
+            f"Wait for image {image.name} to reach the cache of {primary_storage.name}")
+    with _step(ctx, name):
         try:
             result = call_host(host, "cache_image", spec, progress=progress)
         except Exception:
-            ImageCache.objects.filter(pk=cache.pk).delete()
+            if created:  # the copy failed: the next VM of this image tries again
+                ImageCache.objects.filter(pk=cache.pk).exclude(state=ImageState.READY).delete()
             raise
-    cache.state, cache.size = ImageState.READY, result["actual_size"]
-    cache.save(update_fields=["state", "size"])
+    ready = {"state": ImageState.READY, "size": result["actual_size"]}
+    if not ImageCache.objects.filter(pk=cache.pk).update(**ready):
+        # Its row went away meanwhile (the caller that made it failed, then this copy succeeded).
+        cache, _ = ImageCache.objects.update_or_create(**where, defaults={**ready, "install_path": cache.install_path})
+    cache.refresh_from_db()
     return cache
 
 

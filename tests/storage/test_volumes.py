@@ -129,3 +129,47 @@ def test_root_volume_can_be_larger_than_its_image_never_smaller(attached, tmp_pa
     with pytest.raises(InvalidInput, match=r"^A root volume cannot be smaller than its image \(67108864 bytes\)\.$"):
         create_root_volume(image, attached, "SMALL", size=32 * 1024**2)
     assert Volume.objects.count() == 1
+
+
+@pytest.mark.postgres_sensitive
+@pytest.mark.django_db(transaction=True)
+def test_two_vms_of_one_image_started_back_to_back_share_one_copy(attached, tmp_path, monkeypatch):
+    """Both callers get the Ready cache; the image is copied once, the second caller waits for it."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    from workers.host import storage as host_storage
+
+    image = ready_image(tmp_path)
+    fetches, real_fetch = [], host_storage._fetch
+
+    def slow_fetch(source, dest, progress):
+        fetches.append(dest)
+        time.sleep(0.5)  # the second caller arrives while the first still copies
+        return real_fetch(source, dest, progress)
+
+    monkeypatch.setattr(host_storage, "_fetch", slow_fetch)
+    barrier, results = threading.Barrier(2), []
+
+    def start_vm():
+        try:
+            barrier.wait()
+            results.append(ensure_image_cached(image, attached))
+        except Exception as exc:  # noqa: BLE001 - shown by the assertion below
+            results.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=start_vm) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert all(isinstance(r, ImageCache) for r in results) and len(results) == 2, results
+    assert len(fetches) == 1
+    cache = ImageCache.objects.get()
+    assert cache.state == "Ready" and {r.pk for r in results} == {cache.pk}
+    assert info(cache.install_path)["format"] == "qcow2"
+    assert [p.name for p in (tmp_path / "ps" / "imagecache").iterdir()] == [f"{image.uuid}.qcow2"]

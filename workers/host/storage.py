@@ -7,6 +7,8 @@ renamed when complete, so a failure never leaves a partial file where a finished
 """
 
 import json
+import contextlib
+import fcntl
 import os
 import posixpath
 import shutil
@@ -174,26 +176,59 @@ def cache_image(spec, progress=None):
     password, private_key, path}, "format": "qcow2" | "raw", "path": cache file}.
     `progress(done, total)` is called while copying. Nothing to do if the cache file exists.
     Returns {"path", "actual_size", "virtual_size"}.
+
+    One copy per cache file: callers that ask at the same moment (two VMs of one image started back
+    to back, on one host or on hosts sharing the storage) queue on a lock next to the file; the
+    first copies, the others find the file there. The lock goes with its process if that dies.
     """
     path = spec["path"]
     if not os.path.exists(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        part = path + ".part"
-        fetched = part + ".src" if spec["format"] != "qcow2" else part
-        try:
-            _fetch(spec["source"], fetched, progress)
-            if fetched != part:
-                _qemu_img("convert", "-f", spec["format"], "-O", "qcow2", fetched, part)
-            os.replace(part, path)
-        except OSError as exc:
-            if exc.errno == 28:
-                raise HostError("Not enough space on primary storage to cache the image.") from exc
-            raise HostError(f"Cannot cache the image: {exc.strerror or exc}.") from exc
-        finally:
-            for leftover in {part, fetched}:
-                Path(leftover).unlink(missing_ok=True)
+        with _file_lock(path + ".lock"):
+            if not os.path.exists(path):
+                _copy_into_cache(spec, path, progress)
     info = qemu_img_info(path)
     return {"path": path, "actual_size": os.path.getsize(path), "virtual_size": info["virtual-size"]}
+
+
+@contextlib.contextmanager
+def _file_lock(lock_path):
+    """An exclusive lock on `lock_path`, removed when released (nothing is left next to the cache).
+
+    A waiter that wakes on a lock file its holder removed meanwhile takes the lock again on the
+    new file, so two callers never hold "the" lock at once."""
+    while True:
+        lock = open(lock_path, "a")
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if os.stat(lock_path).st_ino == os.fstat(lock.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        lock.close()
+    try:
+        yield
+    finally:
+        Path(lock_path).unlink(missing_ok=True)
+        lock.close()
+
+
+def _copy_into_cache(spec, path, progress):
+    """The copy itself, under the cache file's lock: fetched to `.part`, converted if need be, renamed."""
+    part = path + ".part"
+    fetched = part + ".src" if spec["format"] != "qcow2" else part
+    try:
+        _fetch(spec["source"], fetched, progress)
+        if fetched != part:
+            _qemu_img("convert", "-f", spec["format"], "-O", "qcow2", fetched, part)
+        os.replace(part, path)
+    except OSError as exc:
+        if exc.errno == 28:
+            raise HostError("Not enough space on primary storage to cache the image.") from exc
+        raise HostError(f"Cannot cache the image: {exc.strerror or exc}.") from exc
+    finally:
+        for leftover in {part, fetched}:
+            Path(leftover).unlink(missing_ok=True)
 
 
 def create_volume(spec):
