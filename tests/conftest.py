@@ -17,6 +17,18 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _libvirt_daemons_of_this_session():
+    """A sandbox host's agent starts libvirtd where nothing runs it (as on a fresh machine): what this
+    session made it start is stopped at its end, unless guests still run on it."""
+    from workers.host import domains
+
+    running_before = domains.libvirt_answers()
+    yield
+    if not running_before:
+        domains.stop_daemons(domains.started_daemons())
+
+
 @pytest.fixture
 def user(db):
     return get_user_model().objects.create_superuser("alice", "alice@example.org", "correct-horse-9")

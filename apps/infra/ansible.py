@@ -73,6 +73,7 @@ def _extravars(host, redis_url, heartbeat):
             nimbo_agent_python=sys.executable,
             nimbo_sandbox_phys=sandbox.phys_netns(),
             nimbo_mount_ns=f"/proc/{os.getpid()}/ns/mnt",
+            nimbo_machine_netns=f"/proc/{os.getpid()}/ns/net",
         )
     return extra
 

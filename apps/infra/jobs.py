@@ -10,7 +10,7 @@ from rq import Queue
 from apps.core.exceptions import JobFailed
 
 from . import ansible, realise, sandbox, ssh
-from .agent import HEARTBEAT_KEY, call_host, redis_connection, wait_for_heartbeat
+from .agent import HEARTBEAT_KEY, HostOperationFailed, call_host, redis_connection, wait_for_heartbeat
 from .choices import HostStatus
 from .models import Host
 
@@ -57,13 +57,19 @@ def connect_host(ctx, host_uuid, adding=False, accept_new_host_key=False):
             if not wait_for_heartbeat(host.uuid, timeout=30):
                 raise JobFailed(f"The agent on {host.management_ip} did not start (no heartbeat within 30 s).")
             call_host(host, "host.ping", timeout=30)
+        with ctx.step("Check that libvirt answers (the agent starts it where nothing runs it)", progress=85):
+            try:
+                libvirt = call_host(host, "host.libvirt", timeout=60)
+            except HostOperationFailed as exc:
+                raise JobFailed(f"The host {host.management_ip} cannot run guests: {exc}") from exc
+            ctx.set_result(libvirt=libvirt["version"], libvirt_started=bool(libvirt["started"]))
         with ctx.step("Gather facts (CPU, memory, KVM)", progress=90):
             facts = call_host(host, "host.facts", timeout=30)
             host.cpu_num = facts["cpu_num"]
             host.cpu_speed = facts["cpu_speed"]
             host.memory_size = facts["memory_size"]
             host.domain_type = facts["domain_type"]
-            host.facts = facts
+            host.facts = {**facts, "libvirt": libvirt["version"]}
             host.save(update_fields=["cpu_num", "cpu_speed", "memory_size", "domain_type", "facts", "updated"])
         realise.on_host_connected(ctx, host)
     except Exception as exc:

@@ -217,7 +217,7 @@ def agent_pidfile(ns):
 
 def agent_command(host_uuid, redis_url, heartbeat=None):
     cmd = [sys.executable, "-m", "workers.host.agent", "--host-uuid", str(host_uuid), "--redis-url", redis_url,
-           "--sandbox-phys", phys_netns()]
+           "--sandbox-phys", phys_netns(), "--machine-netns", f"/proc/{os.getpid()}/ns/net"]
     if heartbeat:
         cmd += ["--heartbeat", str(heartbeat)]
     return cmd

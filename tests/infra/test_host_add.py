@@ -130,3 +130,25 @@ def test_stopping_the_agent_disconnects_the_host_and_restarting_reconnects_it(jo
     assert check_hosts() == [("HOST1", "Connected")]
     host.refresh_from_db()
     assert host.status == "Connected" and host.last_heartbeat
+
+
+def test_a_host_whose_libvirt_does_not_answer_is_not_added(jobs_inline, cluster, user, sandboxes, settings,
+                                                         monkeypatch, tmp_path):
+    """Nothing runs libvirt on the host and its libvirtd cannot start: the add fails and says why."""
+    from workers.host import domains
+
+    broken = tmp_path / "libvirtd"
+    broken.write_text("#!/bin/sh\necho 'error: Unable to initialize network sockets' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    # The host's calls run in this process, so its libvirt can be one that is broken.
+    settings.NIMBO_HOST_CALLS_INLINE = True
+    monkeypatch.setattr(domains, "LIBVIRT_SOCKET", str(tmp_path / "libvirt-sock"))
+    monkeypatch.setattr(domains, "DAEMONS", (("libvirtd", str(broken), str(tmp_path / "libvirtd.pid")),))
+    ip = free_ip()
+    job = add(cluster, user, ip)
+    sandboxes.track(sandbox.machine_netns(ip))
+    assert job.state == "failed"
+    assert job.error == (f"The host {ip} cannot run guests: libvirt does not answer: libvirtd did not start: "
+                         "error: Unable to initialize network sockets")
+    assert [s["state"] for s in job.steps][-1] == "failed"
+    assert not Host.objects.exists(), "a failed add leaves no host behind"

@@ -165,6 +165,23 @@ def _die_with_parent():
         os.kill(os.getpid(), signal.SIGTERM)
 
 
+def _start_libvirt():
+    """No service manager may run libvirt here (a fresh machine, a container): the agent starts it.
+
+    Before the pool's workers fork, so none inherits a half-taken lock. A failure is logged, not
+    fatal: adding the host checks libvirt and says why it does not answer.
+    """
+    try:
+        from . import domains
+
+        started = domains.ensure_libvirtd()
+    except Exception as exc:  # noqa: BLE001 - libvirt missing or broken: reported by the host check
+        log.warning("libvirt is not running and could not be started: %s", exc)
+        return
+    if started:
+        log.info("started the libvirt daemons (pids %s)", started)
+
+
 def heartbeat_loop(connection, host_uuid, interval, stop):
     key = HEARTBEAT_KEY.format(host_uuid)
     while not stop.is_set():
@@ -181,6 +198,8 @@ def main(argv=None):
     parser.add_argument("--redis-url", required=True)
     parser.add_argument("--heartbeat", type=float, default=5.0, help="seconds between heartbeats")
     parser.add_argument("--sandbox-phys", default="", help="sandbox hosts: the physical-network namespace")
+    parser.add_argument("--machine-netns", default="",
+                        help="sandbox hosts: the machine's own network namespace (where libvirtd runs)")
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
                         help="operations run side by side (one process each)")
     args = parser.parse_args(argv)
@@ -193,12 +212,17 @@ def main(argv=None):
     if args.sandbox_phys:
         os.environ["NIMBO_SANDBOX_PHYS"] = args.sandbox_phys
     load_operations()
+    if args.machine_netns:
+        from . import domains
+
+        domains.use_machine_netns(args.machine_netns)
     connection = redis.Redis.from_url(args.redis_url)
     stop = threading.Event()
     beat = threading.Thread(target=heartbeat_loop, args=(connection, args.host_uuid, args.heartbeat, stop),
                             daemon=True)
     with _main_thread_signals_only():
         beat.start()
+    _start_libvirt()
     queue_name = f"host-{args.host_uuid}"
     pool = WorkerPool([queue_name], connection=connection, num_workers=max(1, args.workers),
                       worker_class=AgentWorker)

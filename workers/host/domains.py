@@ -20,11 +20,17 @@ import threading
 import time
 
 from . import links
+from .ops import HostOpError, operation
 
 URI = "qemu:///system"
 LIBVIRT_SOCKET = "/var/run/libvirt/libvirt-sock"
+# What a service manager would run for libvirt: (name, binary, pid file), started in this order.
+DAEMONS = (("virtlogd", "/usr/sbin/virtlogd", "/run/virtlogd.pid"),
+           ("libvirtd", "/usr/sbin/libvirtd", "/run/libvirtd.pid"))
 
 _lock = threading.Lock()
+_daemon_lock = threading.Lock()
+_machine_netns_fd = None
 _conn = None
 
 
@@ -51,28 +57,64 @@ def _socket_answers(path):
             return False
 
 
-def ensure_libvirtd(timeout=15):
-    """Start virtlogd and libvirtd if they are not running (no systemd here); returns the PIDs started.
+def libvirt_answers():
+    """True if the libvirt socket of this host accepts a connection."""
+    return _socket_answers(LIBVIRT_SOCKET)
 
-    The caller owns what this started and ends it by PID (see `stop_daemons`).
+
+def use_machine_netns(path):
+    """A sandbox host's agent runs inside the host's network namespace: keep a handle on the machine's
+    own (`path`, e.g. /proc/<pid>/ns/net of the process that started the agent), where libvirtd runs."""
+    global _machine_netns_fd
+    _machine_netns_fd = os.open(path, os.O_RDONLY)
+
+
+def _in_machine_netns():
+    """(command prefix, fds to pass) that run a daemon in the machine's own network namespace.
+
+    Started from a sandbox host's agent as it is, libvirtd would live (and die) with that host and
+    make every guest's tap there; it belongs to the machine, as on a real host.
     """
-    if _socket_answers(LIBVIRT_SOCKET):
+    if _machine_netns_fd is None:
+        return [], ()
+    return ["nsenter", f"--net=/proc/self/fd/{_machine_netns_fd}", "--"], (_machine_netns_fd,)
+
+
+def ensure_libvirtd(timeout=15):
+    """Start virtlogd and libvirtd if they are not running (no service manager here); the PIDs started.
+
+    On a host whose service manager runs libvirt (its socket answers) this does nothing. The
+    caller owns what this started and may end it by PID (see `stop_daemons`); the agent leaves
+    them running, as a service manager would.
+    """
+    if libvirt_answers():
         return []
     started = []
-    for daemon, pidfile in (("virtlogd", "/run/virtlogd.pid"), ("libvirtd", "/run/libvirtd.pid")):
-        if not links.pid_alive(links.read_pid(pidfile) or 0, marker=daemon):
-            subprocess.run([f"/usr/sbin/{daemon}", "-d"], check=False, capture_output=True)
+    with _daemon_lock:
+        for daemon, path, pidfile in DAEMONS:
+            if links.pid_alive(links.read_pid(pidfile) or 0, marker=daemon):
+                continue
+            if not os.access(path, os.X_OK):
+                raise DomainError(f"{daemon} is not installed on this host ({path} is missing): "
+                                  "install libvirt-daemon-system.")
+            prefix, fds = _in_machine_netns()
+            proc = subprocess.run([*prefix, path, "-d", "--pid-file", pidfile], check=False, capture_output=True,
+                                  text=True, stdin=subprocess.DEVNULL, start_new_session=True, pass_fds=fds)
+            why = (proc.stderr or proc.stdout).strip().splitlines()
+            if proc.returncode:  # with -d the daemon answers once it is set up, or says why it is not
+                raise DomainError(f"{daemon} did not start: {why[-1] if why else f'exit status {proc.returncode}'}")
             deadline = time.monotonic() + timeout
             while not links.pid_alive(links.read_pid(pidfile) or 0, marker=daemon) and time.monotonic() < deadline:
                 time.sleep(0.05)
             pid = links.read_pid(pidfile)
-            if pid:
-                started.append(pid)
-    deadline = time.monotonic() + timeout
-    while not _socket_answers(LIBVIRT_SOCKET):
-        if time.monotonic() > deadline:
-            raise DomainError("libvirtd did not start.")
-        time.sleep(0.05)
+            if not pid or not links.pid_alive(pid, marker=daemon):
+                raise DomainError(f"{daemon} did not start within {timeout} s" + (f": {why[-1]}" if why else "."))
+            started.append(pid)
+        deadline = time.monotonic() + timeout
+        while not libvirt_answers():
+            if time.monotonic() > deadline:
+                raise DomainError(f"libvirtd runs but its socket {LIBVIRT_SOCKET} does not answer after {timeout} s.")
+            time.sleep(0.05)
     return started
 
 
@@ -81,12 +123,38 @@ def stop_daemons(pids):
     if not pids:
         return
     try:
-        if connection().listAllDomains(1):  # VIR_CONNECT_LIST_DOMAINS_ACTIVE
+        if libvirt_answers() and connection().listAllDomains(1):  # VIR_CONNECT_LIST_DOMAINS_ACTIVE
             return
     except Exception:  # noqa: BLE001 - libvirtd already gone: nothing to protect
         pass
     for pid in reversed(pids):
         links.stop_pid(pid, timeout=10)
+
+
+def started_daemons():
+    """PIDs of the libvirt daemons running now (from their pid files)."""
+    pids = []
+    for daemon, _path, pidfile in DAEMONS:
+        pid = links.read_pid(pidfile)
+        if pid and links.pid_alive(pid, marker=daemon):
+            pids.append(pid)
+    return pids
+
+
+@operation("host.libvirt")
+def check_libvirt():
+    """Libvirt answers on this host, started here if nothing runs it: {version, started}."""
+    import libvirt
+
+    try:
+        started = ensure_libvirtd()
+        conn = connection()
+        version = conn.getLibVersion()
+        conn.getCapabilities()  # the QEMU driver answers, not only the daemon
+    except (DomainError, libvirt.libvirtError) as exc:
+        message = exc.get_error_message() if isinstance(exc, libvirt.libvirtError) else str(exc)
+        raise HostOpError(f"libvirt does not answer: {message}") from exc
+    return {"version": f"{version // 1000000}.{version // 1000 % 1000}.{version % 1000}", "started": started}
 
 
 def connection():
@@ -105,7 +173,15 @@ def connection():
                 except libvirt.libvirtError:
                     pass
                 _conn = None
-        _conn = libvirt.open(URI)
+        try:
+            _conn = libvirt.open(URI)
+        except libvirt.libvirtError:
+            # libvirtd stopped (or was never started on a machine without a service manager): this
+            # host runs it itself, as it would after a crash, then connects again.
+            if libvirt_answers():
+                raise
+            ensure_libvirtd()
+            _conn = libvirt.open(URI)
         return _conn
 
 
@@ -152,7 +228,7 @@ def _place_taps(taps):
             elif not links.link_exists(dev, netns=host_netns):
                 # Still where libvirtd made it while this code runs inside the host's namespace (as a
                 # sandbox host's agent does): move it from libvirtd's own network namespace.
-                pid = links.read_pid("/run/libvirtd.pid")
+                pid = links.read_pid(DAEMONS[1][2])
                 links.run(["nsenter", "--target", str(pid), "--net", "--", "ip", "link", "set", "dev", dev,
                            "netns", host_netns])
             links.ip_batch([f"link set {dev} master {bridge}", f"link set {dev} up"], netns=host_netns)
