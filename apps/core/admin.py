@@ -75,6 +75,23 @@ class ServiceAdmin(admin.ModelAdmin):
         obj.pk = saved.pk
         obj._state.adding = False
 
+    def started_jobs(self, request, jobs):
+        """The add started these jobs: the object exists only once they succeed (see `response_add`)."""
+        request._nimbo_started_jobs = [j for j in jobs if j is not None]
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """An object added by a job is not "added successfully" yet: the job may still fail (and remove
+        it). Say that it runs and open its live page, where its steps and any failure show."""
+        jobs = getattr(request, "_nimbo_started_jobs", None)
+        if not jobs:
+            return super().response_add(request, obj, post_url_continue)
+        kinds = ", ".join(sorted({j.kind for j in jobs}))
+        count = f"{len(jobs)} jobs" if len(jobs) > 1 else "a job"
+        self.message_user(request, format_html(
+            "{} {} is being added by {} ({}): it is ready once the job succeeds; if the job fails, this page "
+            "says why.", obj._meta.verbose_name.capitalize(), obj, count, kinds), messages.INFO)
+        return HttpResponseRedirect(reverse("core:job-detail", args=[jobs[0].pk]))
+
     def save_related(self, request, form, formsets, change):
         # Many-to-many fields were handed to the service with the rest; inlines still save here.
         for formset in formsets:

@@ -70,8 +70,9 @@ class ImageAdmin(ServiceAdmin):
         if change:
             saved = services.update_image(obj, user=request.user, **data)
         else:
-            saved, _jobs = services.add_image(user=request.user, backup_storages=list(
+            saved, jobs = services.add_image(user=request.user, backup_storages=list(
                 form.cleaned_data.get("backup_storages") or []), **data)
+            self.started_jobs(request, jobs)
         obj.pk = saved.pk
         obj._state.adding = False
 

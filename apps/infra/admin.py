@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
@@ -127,8 +127,7 @@ class HostAdmin(ServiceAdmin):
         job = services.add_host(user=request.user, password=password or "", **data)
         obj.pk = job.target_id
         obj._state.adding = False
-        self.message_user(request, f"addHost started: the host connects in the background (job {job.uuid}).",
-                          messages.INFO)
+        self.started_jobs(request, [job])
 
     @admin.action(description="Reconnect the selected hosts")
     def reconnect(self, request, queryset):

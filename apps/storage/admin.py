@@ -121,7 +121,8 @@ class BackupStorageAdmin(ServiceAdmin):
         if change:
             saved = services.update_backup_storage(obj, user=request.user, **data, **secrets)
         else:
-            saved, _job = services.add_backup_storage(user=request.user, **data, **secrets)
+            saved, job = services.add_backup_storage(user=request.user, **data, **secrets)
+            self.started_jobs(request, [job])
         obj.pk = saved.pk
         obj._state.adding = False
 

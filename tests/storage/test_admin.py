@@ -2,6 +2,7 @@
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from apps.core.models import Job
 from apps.images.models import Image
@@ -57,3 +58,18 @@ def test_admin_add_backup_storage_runs_the_add_job_and_never_shows_the_password(
     assert decrypt(storage.password_token) == "typed-secret"
     page = client.get(f"/storage/backupstorage/{storage.pk}/change/").content.decode()
     assert "typed-secret" not in page and '<div class="readonly">set</div>' in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_add_whose_job_fails_says_the_job_runs_and_shows_its_failure(client, jobs_inline, tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    response = client.post("/storage/backupstorage/add/", {
+        "name": "BAD-BS", "description": "", "type": "Local", "hostname": "", "ssh_port": 22, "username": "",
+        "password": "", "private_key": "", "folder": str(tmp_path / "a-file" / "bs"), "state": "Enabled"}, follow=True)
+    job = Job.objects.get(kind="addBackupStorage")
+    assert job.state == "failed" and job.error
+    assert response.redirect_chain[-1][0] == reverse("core:job-detail", args=[job.pk])
+    page = response.content.decode()
+    assert "added successfully" not in page
+    assert "Backup storage BAD-BS is being added by a job (addBackupStorage)" in page
+    assert job.error in page.replace("&#x27;", "'")
