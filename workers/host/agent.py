@@ -165,23 +165,6 @@ def _die_with_parent():
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _start_libvirt():
-    """No service manager may run libvirt here (a fresh machine, a container): the agent starts it.
-
-    Before the pool's workers fork, so none inherits a half-taken lock. A failure is logged, not
-    fatal: adding the host checks libvirt and says why it does not answer.
-    """
-    try:
-        from . import domains
-
-        started = domains.ensure_libvirtd()
-    except Exception as exc:  # noqa: BLE001 - libvirt missing or broken: reported by the host check
-        log.warning("libvirt is not running and could not be started: %s", exc)
-        return
-    if started:
-        log.info("started the libvirt daemons (pids %s)", started)
-
-
 def heartbeat_loop(connection, host_uuid, interval, stop):
     key = HEARTBEAT_KEY.format(host_uuid)
     while not stop.is_set():
@@ -222,7 +205,6 @@ def main(argv=None):
                             daemon=True)
     with _main_thread_signals_only():
         beat.start()
-    _start_libvirt()
     queue_name = f"host-{args.host_uuid}"
     pool = WorkerPool([queue_name], connection=connection, num_workers=max(1, args.workers),
                       worker_class=AgentWorker)
