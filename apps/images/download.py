@@ -10,10 +10,13 @@ import hashlib
 import http.client
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 from apps.core.exceptions import InvalidInput, JobFailed
+
+from workers.host.netns import create_connection
 
 from .sources import check_url
 
@@ -37,6 +40,55 @@ class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_CheckedRedirects)
 
 
+def _in_netns(connection_class, netns):
+    """An http.client connection class whose sockets are opened inside `netns`."""
+
+    def make(*args, **kwargs):
+        conn = connection_class(*args, **kwargs)
+        conn._create_connection = lambda address, timeout=None, source_address=None: create_connection(
+            address, timeout, netns)
+        return conn
+
+    return make
+
+
+class _HttpInNetns(urllib.request.HTTPHandler):
+    def __init__(self, netns):
+        super().__init__()
+        self.netns = netns
+
+    def http_open(self, req):
+        return self.do_open(_in_netns(http.client.HTTPConnection, self.netns), req)
+
+
+class _HttpsInNetns(urllib.request.HTTPSHandler):
+    def __init__(self, netns):
+        super().__init__()
+        self.netns = netns
+
+    def https_open(self, req):
+        extra = {"check_hostname": self._check_hostname} if hasattr(self, "_check_hostname") else {}
+        return self.do_open(_in_netns(http.client.HTTPSConnection, self.netns), req, context=self._context, **extra)
+
+
+def _opener_for(url):
+    """The opener for `url`: through the sandbox network its address is on, else the machine's routes.
+
+    Only the URL's own host is looked at; a redirect to another address of a sandbox network would
+    still be refused by `check_url` or reached through the same namespace.
+    """
+    from apps.infra.sandbox import netns_for_address
+
+    host = urllib.parse.urlsplit(url).hostname or ""
+    try:
+        netns = netns_for_address(host)
+    except JobFailed as exc:
+        raise JobFailed(f"Cannot download {url}: {exc.message}") from exc
+    if not netns:
+        return _opener
+    return urllib.request.build_opener(_CheckedRedirects, _HttpInNetns(netns), _HttpsInNetns(netns))
+
+
 def _open(url):
     """(readable stream, total bytes or None) for `url`."""
     try:
@@ -45,7 +97,8 @@ def _open(url):
         raise JobFailed(f"Cannot download {url}: {exc.message}") from exc
     if url.lower().startswith(("http://", "https://")):
         try:
-            response = _opener.open(urllib.request.Request(url, headers={"User-Agent": "Nimbo"}), timeout=TIMEOUT)
+            response = _opener_for(url).open(urllib.request.Request(url, headers={"User-Agent": "Nimbo"}),
+                                             timeout=TIMEOUT)
         except urllib.error.HTTPError as exc:
             raise JobFailed(f"Cannot download {url}: HTTP {exc.code} {exc.reason}.") from exc
         except urllib.error.URLError as exc:

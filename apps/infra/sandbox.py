@@ -285,3 +285,38 @@ def ensure_client(name, address, vlan=None, gateway=None):
         if gateway:
             run("ip", "-n", ns, "route", "replace", "default", "via", gateway)
     return ns
+
+
+def netns_for_address(address):
+    """The namespace from which the management side reaches `address` when it lies on a sandbox
+    network, else "" (the machine's own routes).
+
+    A sandbox machine's address is reached from inside that machine (its namespace holds the address);
+    an address in an IP range of a sandbox cluster's L3 network from the namespace of that L3's virtual
+    router (its leg sits on that network). An address of a sandbox network that neither reaches is
+    refused: a connection through the machine's own routes would leave the machine.
+    """
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return ""
+    if netns_exists(machine_netns(str(ip))):
+        return machine_netns(str(ip))
+    from apps.infra.choices import HypervisorType
+    from apps.networks.models import IpRange
+    from apps.vrouter.models import VirtualRouter
+
+    if ip.version != 4:
+        return ""
+    ranges = IpRange.objects.filter(
+        l3_network__l2_network__clusters__hypervisor_type=HypervisorType.SANDBOX).select_related("l3_network")
+    for ip_range in ranges:
+        if ip in ipaddress.ip_network(f"{ip_range.gateway}/{ip_range.netmask}", strict=False):
+            router = VirtualRouter.objects.filter(l3_network=ip_range.l3_network).exclude(namespace="").first()
+            if router is not None and netns_exists(router.namespace):
+                return router.namespace
+            raise SandboxError(f"{address} is on the sandbox network {ip_range.l3_network.name}, which has no "
+                               "running virtual router to reach it through.")
+    return ""

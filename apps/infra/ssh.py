@@ -1,23 +1,17 @@
 """SSH to hosts with paramiko: a clear message for each way a login goes wrong, known host keys in the DB.
 
-A sandbox host is reached inside its network namespace: a helper thread enters the namespace
-(setns only changes the calling thread), opens the TCP connection there and hands the socket
-back; the socket stays in that namespace whichever thread uses it.
+A sandbox host is reached inside its network namespace (workers.host.netns).
 """
 
 import base64
-import ctypes
 import hashlib
 import os
 import socket
-import threading
 
 import paramiko
 
 from apps.core.exceptions import JobFailed
-
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
+from workers.host.netns import connect_in_netns
 
 
 class HostUnreachable(JobFailed):
@@ -32,37 +26,13 @@ class HostKeyChanged(JobFailed):
     code = "host_key_changed"
 
 
-def _connect_in_netns(netns, address, timeout):
-    box = {}
-
-    def target():
-        try:
-            fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
-            try:
-                if _libc.setns(fd, CLONE_NEWNET) != 0:
-                    err = ctypes.get_errno()
-                    raise OSError(err, os.strerror(err))
-            finally:
-                os.close(fd)
-            box["sock"] = socket.create_connection(address, timeout=timeout)
-        except BaseException as exc:  # noqa: BLE001 - handed back to the calling thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name=f"netns-{netns}", daemon=True)
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box["sock"]
-
-
 def open_socket(ip, port, netns="", timeout=10):
     where = f"{ip}:{port}"
     try:
         if netns:
             if not os.path.exists(f"/run/netns/{netns}"):
                 raise HostUnreachable(f"Cannot reach {where}: the sandbox host's namespace {netns} does not exist.")
-            return _connect_in_netns(netns, (ip, port), timeout)
+            return connect_in_netns(netns, (ip, port), timeout)
         return socket.create_connection((ip, port), timeout=timeout)
     except ConnectionRefusedError as exc:
         raise HostUnreachable(f"Connection refused by {where}: is sshd running on that port?") from exc

@@ -96,7 +96,7 @@ def open_backup_storage(backup_storage):
     if backup_storage.type == BackupStorageType.LOCAL:
         yield LocalFiles(backup_storage.folder)
         return
-    with sftp_ops.ssh_session(backup_storage.ssh_spec()) as client:
+    with sftp_ops.ssh_session(ssh_spec(backup_storage)) as client:
         files = SftpFiles(client, backup_storage.folder)
         try:
             yield files
@@ -108,4 +108,12 @@ def image_source(backup_storage, path):
     """How a host fetches a file of this backup storage (workers.host.storage.cache_image's source)."""
     if backup_storage.type == BackupStorageType.LOCAL:
         return {"type": "local", "path": path}
-    return {"type": "sftp", "path": path, **backup_storage.ssh_spec()}
+    return {"type": "sftp", "path": path, **ssh_spec(backup_storage)}
+
+
+def ssh_spec(backup_storage):
+    """The storage's SSH connection data, with the namespace to connect from when its address is on a
+    sandbox network (never through the machine's own routes)."""
+    from apps.infra.sandbox import netns_for_address
+
+    return {**backup_storage.ssh_spec(), "netns": netns_for_address(backup_storage.hostname)}

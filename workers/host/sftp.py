@@ -1,6 +1,6 @@
 """SSH/SFTP access to an SFTP backup storage (plain data in, no Django).
 
-`spec` is {"hostname", "port", "username", "password", "private_key"}: the management node uses
+`spec` is {"hostname", "port", "username", "password", "private_key", "netns"}: the management node uses
 it to check a backup storage and upload images, a host uses it to pull an image into its cache.
 """
 
@@ -12,6 +12,7 @@ import socket
 import paramiko
 
 from .errors import HostError
+from .netns import create_connection
 
 CONNECT_TIMEOUT = 10
 
@@ -47,6 +48,8 @@ def ssh_session(spec):
     else:
         kwargs["password"] = spec.get("password") or ""
     try:
+        if spec.get("netns"):  # an address on a sandbox network: connect from inside it
+            kwargs["sock"] = create_connection((kwargs["hostname"], kwargs["port"]), CONNECT_TIMEOUT, spec["netns"])
         client.connect(**kwargs)
     except paramiko.AuthenticationException as exc:
         client.close()
