@@ -131,45 +131,47 @@ def test_root_volume_can_be_larger_than_its_image_never_smaller(attached, tmp_pa
     assert Volume.objects.count() == 1
 
 
-@pytest.mark.postgres_sensitive
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_two_vms_of_one_image_started_back_to_back_share_one_copy(attached, tmp_path, monkeypatch):
-    """Both callers get the Ready cache; the image is copied once, the second caller waits for it."""
+    """VM A's job made the cache row and its host call is copying; VM B's job, right behind, waits for
+    that copy and gets the Ready cache: one copy, no shared .part file, nothing else left behind."""
     import threading
     import time
-
-    from django.db import connection
 
     from workers.host import storage as host_storage
 
     image = ready_image(tmp_path)
     fetches, real_fetch = [], host_storage._fetch
+    copying = threading.Event()
 
     def slow_fetch(source, dest, progress):
         fetches.append(dest)
-        time.sleep(0.5)  # the second caller arrives while the first still copies
+        copying.set()
+        time.sleep(0.5)  # B arrives while A still copies
         return real_fetch(source, dest, progress)
 
     monkeypatch.setattr(host_storage, "_fetch", slow_fetch)
-    barrier, results = threading.Barrier(2), []
-
-    def start_vm():
-        try:
-            barrier.wait()
-            results.append(ensure_image_cached(image, attached))
-        except Exception as exc:  # noqa: BLE001 - shown by the assertion below
-            results.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=start_vm) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert all(isinstance(r, ImageCache) for r in results) and len(results) == 2, results
+    path = attached.cache_path(image)
+    ImageCache.objects.create(image=image, primary_storage=attached, install_path=path)  # A's row
+    spec = {"source": {"type": "local", "path": image.copies.get().install_path}, "format": "qcow2", "path": path}
+    a_result = {}
+    a_call = threading.Thread(target=lambda: a_result.update(host_storage.cache_image(spec)))
+    a_call.start()
+    assert copying.wait(10)
+    cache = ensure_image_cached(image, attached)  # B
+    a_call.join(10)
+    assert a_result["path"] == path == cache.install_path
     assert len(fetches) == 1
-    cache = ImageCache.objects.get()
-    assert cache.state == "Ready" and {r.pk for r in results} == {cache.pk}
-    assert info(cache.install_path)["format"] == "qcow2"
+    assert cache.state == "Ready" and ImageCache.objects.get().pk == cache.pk
+    assert info(path)["format"] == "qcow2"
     assert [p.name for p in (tmp_path / "ps" / "imagecache").iterdir()] == [f"{image.uuid}.qcow2"]
+
+
+@pytest.mark.django_db
+def test_a_waiting_vm_whose_copy_fails_leaves_the_cache_row_to_the_job_that_made_it(attached, tmp_path):
+    image = ready_image(tmp_path)
+    theirs = ImageCache.objects.create(image=image, primary_storage=attached, install_path=attached.cache_path(image))
+    (tmp_path / "bs" / "images" / f"{image.uuid}.qcow2").unlink()
+    with pytest.raises(JobFailed):
+        ensure_image_cached(image, attached)
+    assert ImageCache.objects.get().pk == theirs.pk
