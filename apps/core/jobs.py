@@ -5,9 +5,9 @@ Two entry points, one for each kind of call:
 - `@operation("createZone")` wraps a short service function. The call runs in one transaction;
   a Job row records who did what to which object and whether it worked, and "<action> finished"
   or "<action> failed: <reason>" is pushed to every open page after the transaction commits.
-- `start_job("addHost", "apps.infra.jobs.add_host", ...)` records a queued Job and, once the
+- `start_job("addHost", "apps.infra.jobs.connect_host", ...)` records a queued Job and, once the
   caller's transaction commits, enqueues it on RQ (the RQ job id is the Job's uuid). The worker
-  side is `workers.jobs.runner.execute`.
+  side is `workers.jobs.runner.execute`, which runs only the handlers named in JOB_HANDLERS.
 """
 
 import contextlib
@@ -56,6 +56,31 @@ def in_use_message(objects):
 
 
 EXPECTED_ERRORS = (NimboError, ValidationError, ProtectedError, RestrictedError)
+
+# Every job handler, `handler(ctx, **params)` in an app's jobs module: the one list of the work that runs
+# on the workers. A Job row names one of these; the worker runs nothing else (tests/core/test_registry.py
+# checks that each resolves and that every name the code starts is here).
+JOB_HANDLERS = {
+    "apps.compute.jobs.create_vm",
+    "apps.compute.jobs.start_vm",
+    "apps.compute.jobs.stop_vm",
+    "apps.compute.jobs.reboot_vm",
+    "apps.compute.jobs.destroy_vm",
+    "apps.images.jobs.add_image",
+    "apps.images.jobs.delete_image",
+    "apps.infra.jobs.connect_host",
+    "apps.infra.jobs.realise_l2",
+    "apps.infra.jobs.unrealise_l2",
+    "apps.secgroups.jobs.sync_host",
+    "apps.storage.jobs.attach_primary_storage",
+    "apps.storage.jobs.detach_primary_storage",
+    "apps.storage.jobs.reconnect_primary_storage",
+    "apps.storage.jobs.add_backup_storage",
+    "apps.storage.jobs.reconnect_backup_storage",
+    "apps.storage.jobs.create_data_volume",
+    "apps.storage.jobs.delete_volume",
+    "apps.vrouter.jobs.reconcile_routers",
+}
 
 
 def _user_or_none(user):
@@ -166,8 +191,11 @@ def _record_failure(job, exc):
 def start_job(kind, handler, *, user=None, target=None, params=None, queue="default", timeout=3600):
     """Record a queued Job that runs `handler(ctx, **params)` on a worker after commit.
 
-    `handler` is a dotted path to a function in `*.jobs` modules; `params` must be JSON.
+    `handler` is one of JOB_HANDLERS (the dotted path of a function in an app's jobs module); `params`
+    must be JSON.
     """
+    if handler not in JOB_HANDLERS:
+        raise LookupError(f"{handler} is not a registered job handler: add it to apps.core.jobs.JOB_HANDLERS.")
     job = Job(kind=kind, handler=handler, params=params or {}, requested_by=_user_or_none(user))
     job.set_target(target)
     job.save()

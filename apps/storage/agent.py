@@ -6,11 +6,12 @@ cluster without connected hosts, or work on the management node itself) runs in 
 The host functions take and return plain data either way.
 """
 
-import importlib
 import logging
 
 from apps.core.exceptions import JobFailed, NimboError
+from workers.host import storage as _registers_storage_operations  # noqa: F401
 from workers.host.errors import HostError
+from workers.host.ops import OPERATIONS
 
 log = logging.getLogger("nimbo.storage.agent")
 
@@ -27,7 +28,7 @@ def call_host(host, function, spec, progress=None):
     """
     if host is not None:
         return _on_agent(host, function, spec)
-    func = getattr(importlib.import_module("workers.host.storage"), function)
+    func = OPERATIONS[f"storage.{function}"].takes_payload  # a registered storage operation, nothing else
     kwargs = {"progress": progress} if progress is not None else {}
     try:
         return func(spec, **kwargs)

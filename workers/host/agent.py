@@ -30,7 +30,7 @@ import traceback
 from rq import SimpleWorker
 
 from .errors import HostError
-from .ops import OPERATIONS
+from .ops import OPERATIONS, payload_operation
 
 log = logging.getLogger("nimbo.agent")
 HEARTBEAT_KEY = "nimbo:host:{}:heartbeat"
@@ -40,6 +40,10 @@ DEFAULT_WORKERS = 4
 # SIGALRM timeout. Python runs handlers only in the main thread, and only once it wakes up.
 MAIN_THREAD_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGALRM}
 _loaded = False
+
+
+# Operations of router.py, which takes the payload as one argument and registers nothing itself yet.
+ROUTER_OPERATIONS = ("ensure_router", "destroy_router")
 
 
 def load_operations():
@@ -55,26 +59,19 @@ def load_operations():
                 importlib.import_module(f"{package.__name__}.{module.name}")
             except ImportError as exc:  # a library this host lacks: only that module's operations are missing
                 log.warning("host operations of %s unavailable: %s", module.name, exc)
+        router = importlib.import_module(f"{package.__name__}.router")
+        for name in ROUTER_OPERATIONS:
+            if f"router.{name}" not in OPERATIONS:
+                payload_operation(f"router.{name}")(getattr(router, name))
         _loaded = True
     return OPERATIONS
 
 
 def _resolve(operation):
-    """A registered operation (called with **payload), or `module.function` of this package taking
-    the payload as its one argument (the convention of storage.py, guests.py, router.py)."""
+    """The registered operation `operation`, called with the payload as keyword arguments; None for
+    any other name: a queue reaches nothing of this package that is not registered."""
     func = load_operations().get(operation)
-    if func is not None:
-        return lambda payload: func(**payload)
-    module_name, _, name = operation.rpartition(".")
-    if module_name and module_name.isidentifier() and not name.startswith("_"):
-        try:
-            module = importlib.import_module(f"workers.host.{module_name}")
-        except ImportError:
-            return None
-        func = getattr(module, name, None)
-        if callable(func) and getattr(func, "__module__", "") == module.__name__:
-            return lambda payload: func(payload)
-    return None
+    return (lambda payload: func(**payload)) if func is not None else None
 
 
 def dispatch(operation, payload=None):

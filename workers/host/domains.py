@@ -20,7 +20,7 @@ import threading
 import time
 
 from . import links
-from .ops import HostOpError, operation
+from .ops import HostOpError, operation, payload_operation
 
 URI = "qemu:///system"
 LIBVIRT_SOCKET = "/var/run/libvirt/libvirt-sock"
@@ -313,6 +313,7 @@ def state(name):
 
 # --- Operations of the host agent (one plain-data payload each; see apps/compute/guest_specs.py) ---
 
+@payload_operation("domains.start_guest")
 def start_guest(spec):
     """{name, xml, taps, console_log, l2_networks}: the NICs' bridges, then define the domain and start
     it; its state."""
@@ -326,6 +327,7 @@ def start_guest(spec):
     return start(spec["name"], spec.get("taps") or ())
 
 
+@payload_operation("domains.stop_guest")
 def stop_guest(spec):
     """Stop the guest and drop its definition (the next start defines it afresh from the database, on
     whichever host takes it). How it ended: "graceful", "forced" or "stopped" (it was not running)."""
@@ -334,6 +336,7 @@ def stop_guest(spec):
     return how
 
 
+@payload_operation("domains.reboot_guest")
 def reboot_guest(spec):
     """{name, xml, taps, timeout}: shut down (forced after timeout) and start again; how it went down."""
     define(spec["xml"])
@@ -342,10 +345,12 @@ def reboot_guest(spec):
     return how
 
 
+@payload_operation("domains.destroy_guest")
 def destroy_guest(spec):
     undefine(spec["name"])
 
 
+@payload_operation("domains.console_tail")
 def console_tail(spec):
     """{path, size}: the last `size` bytes of a guest's serial console file, as text ("" before any output)."""
     try:

@@ -26,6 +26,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from . import links
+from .ops import payload_operation
 
 STATE_ROOT = "/run/nimbo/guests"
 ETC_NETNS = "/etc/netns"
@@ -201,6 +202,7 @@ def _udhcpc_pid(spec, nic):
     return pid if pid and links.pid_alive(pid, marker=spec.path("udhcpc.sh")) else None
 
 
+@payload_operation("guests.start")
 def start(spec):
     """Bring the guest to running; repairs whatever part is missing. Returns what it did.
 
@@ -321,6 +323,7 @@ def status(spec):
     return {"state": state, "parts": parts, "addresses": addresses(spec) if has_ns else {}}
 
 
+@payload_operation("guests.stop")
 def stop(spec):
     """End the guest's processes and remove its namespace and links; keeps its host key for the next start."""
     spec = spec if isinstance(spec, NamespaceGuest) else NamespaceGuest.from_dict(spec)
@@ -339,6 +342,7 @@ def stop(spec):
             os.unlink(spec.path(name))
 
 
+@payload_operation("guests.destroy")
 def destroy(spec):
     """Stop the guest and remove every file it had."""
     spec = spec if isinstance(spec, NamespaceGuest) else NamespaceGuest.from_dict(spec)

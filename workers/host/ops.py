@@ -6,9 +6,12 @@ registered under a dotted name:
     @operation("network.ensure_l2")
     def ensure_l2(interface, vlan=None): ...
 
+or a function taking the whole payload as its one argument (the convention of storage.py, guests.py,
+domains.py, router.py), registered with `@payload_operation("storage.create_volume")`.
+
 Any module of this package can register operations (network.py, storage.py, firewall.py...);
-the agent imports them all. Raise `HostOpError` for a failure the user should read.
-This package never imports Django.
+the agent imports them all and runs only what is registered here. Raise `HostOpError` for a
+failure the user should read. This package never imports Django.
 """
 
 import os
@@ -28,6 +31,20 @@ def operation(name):
         if name in OPERATIONS and OPERATIONS[name] is not func:
             raise RuntimeError(f"host operation {name} registered twice")
         OPERATIONS[name] = func
+        return func
+
+    return register
+
+
+def payload_operation(name):
+    """Register `func(payload)` as the operation `name` (the agent calls every operation with **payload)."""
+
+    def register(func):
+        def call(**payload):
+            return func(payload)
+
+        call.takes_payload = func
+        operation(name)(call)
         return func
 
     return register

@@ -11,11 +11,11 @@ import contextlib
 import fcntl
 import os
 import posixpath
-import shutil
 import subprocess
 from pathlib import Path
 
 from .errors import HostError
+from .ops import payload_operation
 from .sftp import ssh_session
 
 CHUNK = 1024 * 1024
@@ -66,6 +66,7 @@ def _kernel_has_nfs():
         return any(line.split()[-1] in ("nfs", "nfs4") for line in f if line.strip())
 
 
+@payload_operation("storage.mount_primary_storage")
 def mount_primary_storage(spec):
     """Make a primary storage usable on this host and return its capacity.
 
@@ -106,6 +107,7 @@ def _mount_nfs(url, mount_point, options):
         raise HostError(f"Cannot mount {url}: {detail[-1] if detail else 'mount failed'}.")
 
 
+@payload_operation("storage.unmount_primary_storage")
 def unmount_primary_storage(spec):
     """Undo mount_primary_storage: unmount NFS; a local directory and its files are kept."""
     if spec["type"] != "NFS":
@@ -169,6 +171,7 @@ def _fetch(source, dest, progress):
         raise HostError(f"Unknown image source {source['type']}.")
 
 
+@payload_operation("storage.cache_image")
 def cache_image(spec, progress=None):
     """Copy an image from backup storage into a primary storage's cache, as qcow2.
 
@@ -231,6 +234,7 @@ def _copy_into_cache(spec, path, progress):
             Path(leftover).unlink(missing_ok=True)
 
 
+@payload_operation("storage.create_volume")
 def create_volume(spec):
     """Create a volume file: a qcow2 overlay on `backing` (root volumes) or an empty qcow2 of `size`.
 
@@ -256,16 +260,11 @@ def create_volume(spec):
     return {"path": path, "virtual_size": info["virtual-size"], "actual_size": os.path.getsize(path)}
 
 
+@payload_operation("storage.delete_file")
 def delete_file(spec):
     """Delete a volume or cache file (a missing one is fine). spec: {"path"}."""
     path = spec["path"]
     if is_forbidden_path(path):
         raise HostError(f"{path} cannot be deleted.")
     Path(path).unlink(missing_ok=True)
-    return {}
-
-
-def remove_tree(spec):
-    """Delete a directory that Nimbo created (e.g. an image's folder). spec: {"path"}."""
-    shutil.rmtree(spec["path"], ignore_errors=True)
     return {}

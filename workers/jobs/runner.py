@@ -17,7 +17,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from apps.core.choices import JobState
-from apps.core.jobs import EXPECTED_ERRORS, describe_error
+from apps.core.jobs import EXPECTED_ERRORS, JOB_HANDLERS, describe_error
 from apps.core.models import Job
 from apps.core.notify import notify_job
 
@@ -112,6 +112,9 @@ class JobContext:
 
 
 def _resolve(path):
+    """The registered job handler `path` (apps.core.jobs.JOB_HANDLERS); a Job naming anything else errors."""
+    if path not in JOB_HANDLERS:
+        raise LookupError(f"{path} is not a registered job handler.")
     module, _, name = path.rpartition(".")
     return getattr(importlib.import_module(module), name)
 
