@@ -69,6 +69,7 @@ JOB_HANDLERS = {
     "apps.images.jobs.add_image",
     "apps.images.jobs.delete_image",
     "apps.infra.jobs.connect_host",
+    "apps.infra.jobs.delete_host",
     "apps.infra.jobs.realise_l2",
     "apps.infra.jobs.unrealise_l2",
     "apps.secgroups.jobs.sync_host",
