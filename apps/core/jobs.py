@@ -81,6 +81,8 @@ JOB_HANDLERS = {
     "apps.storage.jobs.create_data_volume",
     "apps.storage.jobs.delete_volume",
     "apps.vrouter.jobs.reconcile_routers",
+    "apps.vrouter.jobs.boot_router",
+    "apps.vrouter.jobs.migrate_router",
 }
 
 
