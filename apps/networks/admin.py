@@ -104,6 +104,16 @@ class L3NetworkAdmin(ServiceAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("network_services", "ip_ranges")
 
+    change_form_template = "networks/l3network_change_form.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        from .topology import l3_topology
+
+        l3 = self.get_object(request, object_id)
+        if l3 is not None:
+            extra_context = {**(extra_context or {}), "topology": l3_topology(l3)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def add_view(self, request, form_url="", extra_context=None):
         # One way to make an L3: "Add" is the wizard (network, ranges, DNS, services on one page).
         if request.method == "GET" and "_popup" not in request.GET:

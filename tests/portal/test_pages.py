@@ -207,3 +207,27 @@ def test_the_live_job_page_has_the_sidebar_and_one_heading(portal):
     job = Job.objects.create(kind="addHost", target_name="HOST1", state="running")
     page = portal.get(f"/portal/jobs/{job.pk}/").content.decode()
     assert page.count("addHost: HOST1</h1>") == 1 and 'id="nav-sidebar"' in page
+
+
+def test_l3_page_draws_its_topology_router_vips_and_forwarding(portal):
+    from apps.vrouter.models import PortForwardingRule, VirtualRouter
+    from tests.support.factories import make_l2, make_vip
+
+    public = make_l3(name="PUBLIC-MANAGEMENT-L3", system=True)
+    make_ip_range(public, cidr="198.51.100.0/24")
+    private = make_l3(l2=make_l2(public.l2_network.zone, name="PRIVATE-L2", vlan=100), name="PRIVATE-L3",
+                      services={"DHCP": "VirtualRouter", "PortForwarding": "VirtualRouter"})
+    make_ip_range(private, cidr="10.0.0.0/24")
+    vm = make_vm("VM1", l3s=[private])
+    VirtualRouter.objects.create(name="vr-private", l3_network=private, public_l3=public, state="Running",
+                                 address="10.0.0.1", public_address="198.51.100.9")
+    vip = make_vip(public, name="VIP-1")
+    PortForwardingRule.objects.create(name="PORT-FORWARDING1", vip=vip, protocol="TCP", vip_port_start=22,
+                                      vip_port_end=22, guest_port_start=22, guest_port_end=22,
+                                      vm_nic=vm.nics.get())
+    page = portal.get(f"/networks/l3network/{private.pk}/change/").content.decode()
+    start = page.index('<svg class="nimbo-topology"')
+    svg = page[start:page.index("</svg>", start) + 6]
+    for text in ("Router vr-private", "198.51.100.9", "10.0.0.1", "VIP VIP-1", vip.ip, "VM1", vm.nics.get().ip,
+                 "TCP 22→22", "PUBLIC-MANAGEMENT-L3 (public)"):
+        assert text in svg, text
