@@ -5,8 +5,9 @@ routers, VMs, VIPs, port forwarding and EIPs, and watches jobs: "Cloud" lists th
 Everything else (IP ranges, NICs, volumes, users...) stays grouped by app below it.
 """
 
-from django.contrib.admin import AdminSite
 from django.urls import reverse
+
+from apps.projects.portal import AccessAdminSite
 
 SCENARIO_ORDER = [
     ("infra", "zone"), ("infra", "cluster"), ("infra", "host"),
@@ -22,7 +23,7 @@ SHORT_NAMES = {("compute", "vminstance"): "Instances", ("vrouter", "virtualroute
                ("networks", "l3network"): "L3 networks"}
 
 
-class NimboAdminSite(AdminSite):
+class NimboAdminSite(AccessAdminSite):
     site_header = "Nimbo"
     site_title = "Nimbo"
     index_title = "Dashboard"

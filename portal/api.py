@@ -3,10 +3,10 @@
 import importlib
 
 from django.urls import include, path
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from apps.core.api.views import JobViewSet, api_root
+from apps.projects.logins import obtain_auth_token
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False

@@ -7,8 +7,8 @@ from apps.core.admin import state_tone
 from apps.core.fields import human_size
 
 
-def _states(model, field, url):
-    rows = model.objects.values(field).annotate(n=Count("pk")).order_by(field)
+def _states(queryset, field, url):
+    rows = queryset.values(field).annotate(n=Count("pk")).order_by(field)
     return [{"state": r[field], "n": r["n"], "tone": state_tone(r[field]), "url": f"{url}?{field}__exact={r[field]}"}
             for r in rows]
 
@@ -18,8 +18,19 @@ def dashboard(request):
     from apps.core.models import Job
     from apps.infra.models import Host
     from apps.storage.models import PrimaryStorage
+    from apps.projects.access import for_request
     from apps.vrouter.models import VirtualRouter
 
+    access = for_request(request)  # a project's people see their project's VMs and jobs, not the hosts
+    if not access.is_admin:
+        return {
+            "nimbo_capacity": [],
+            "nimbo_counts": [{"name": "VM instances", "states": _states(
+                access.scope(VmInstance.objects.all()), "state", reverse("admin:compute_vminstance_changelist"))}],
+            "nimbo_running_jobs": list(access.scope(Job.objects.filter(state__in=["queued", "running"]))
+                                       .order_by("-created")[:10]),
+            "nimbo_failed_jobs": list(access.scope(Job.objects.filter(state="failed")).order_by("-created")[:8]),
+        }
     hosts = Host.objects.aggregate(cpu=Sum("cpu_num"), memory=Sum("memory_size"))
     busy = VmInstance.objects.filter(host__isnull=False).exclude(state__in=["Stopped", "Destroyed", "Created"])
     used = busy.aggregate(cpu=Sum("instance_offering__cpu_num"), memory=Sum("instance_offering__memory_size"))
@@ -34,10 +45,10 @@ def dashboard(request):
          "percent": _percent(storage_used, storage["total"])},
     ]
     counts = [
-        {"name": "VM instances", "states": _states(VmInstance, "state",
+        {"name": "VM instances", "states": _states(VmInstance.objects.all(), "state",
                                                    reverse("admin:compute_vminstance_changelist"))},
-        {"name": "Hosts", "states": _states(Host, "status", reverse("admin:infra_host_changelist"))},
-        {"name": "Virtual routers", "states": _states(VirtualRouter, "state",
+        {"name": "Hosts", "states": _states(Host.objects.all(), "status", reverse("admin:infra_host_changelist"))},
+        {"name": "Virtual routers", "states": _states(VirtualRouter.objects.all(), "state",
                                                       reverse("admin:vrouter_virtualrouter_changelist"))},
     ]
     return {

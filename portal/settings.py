@@ -146,6 +146,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
 ]
 LOGIN_URL = "admin:login"
+# Logins: the password, then the role in each project (apps/projects/portal.py answers model permissions).
+AUTHENTICATION_BACKENDS = ["apps.projects.portal.RoleBackend"]
+# Failed logins allowed per user name and per client address within the window (seconds), then 429.
+NIMBO_LOGIN_WINDOW = int(os.environ.get("NIMBO_LOGIN_WINDOW", "300"))
+NIMBO_LOGIN_MAX_PER_USER = int(os.environ.get("NIMBO_LOGIN_MAX_PER_USER", "5"))
+NIMBO_LOGIN_MAX_PER_ADDRESS = int(os.environ.get("NIMBO_LOGIN_MAX_PER_ADDRESS", "20"))
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TZ", "UTC")
 USE_I18N = True

@@ -1,17 +1,19 @@
 """Portal pages of the core app: a job's live page and the polling fallback of the toasts."""
 
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from apps.projects.access import for_request
+from apps.projects.portal import portal_login_required
+
 from .models import Job
 
 
-@staff_member_required
+@portal_login_required
 def job_detail(request, uuid):
-    job = get_object_or_404(Job.objects.select_related("requested_by"), pk=uuid)
+    job = get_object_or_404(for_request(request).scope(Job.objects.select_related("requested_by")), pk=uuid)
     if request.htmx:
         return render(request, "core/job_progress.html", {"job": job})
     from django.contrib import admin
@@ -20,7 +22,7 @@ def job_detail(request, uuid):
     return render(request, "core/job_detail.html", {**admin.site.each_context(request), "job": job, "title": title})
 
 
-@staff_member_required
+@portal_login_required
 def recent_events(request):
     """Jobs that ended after ?since= (ISO time): what the toasts show when websockets are down."""
     raw = request.GET.get("since", "") or ""
@@ -32,7 +34,7 @@ def recent_events(request):
         return JsonResponse({"error": {"code": "invalid", "message": "Give since as an ISO 8601 time, e.g. "
                                        "2026-01-31T10:00:00Z.", "field": "since"}}, status=400)
     now = timezone.now()  # taken before the query: nothing that ends in between is skipped later
-    jobs = Job.objects.filter(finished__isnull=False, finished__lte=now)
+    jobs = for_request(request).scope(Job.objects.all()).filter(finished__isnull=False, finished__lte=now)
     if since:
         jobs = jobs.filter(finished__gt=since)
     jobs = list(jobs.order_by("-finished")[:20])

@@ -7,11 +7,11 @@ calls one service (infra.services.create_cluster_and_attach). A step with nothin
 
 from django import forms
 from django.contrib import admin
-from django.contrib.admin.views.decorators import staff_member_required
 from django.shortcuts import render
 
 from apps.core.admin import add_refusal
 from apps.core.jobs import EXPECTED_ERRORS
+from apps.projects.portal import cloud_admin_required
 
 from . import services
 from .models import Cluster
@@ -60,7 +60,7 @@ def _render(request, step, form, attach, **extra):
     return render(request, template, context)
 
 
-@staff_member_required
+@cloud_admin_required
 def cluster_wizard(request):
     if request.method != "POST":
         return _render(request, "cluster", ClusterForm(), AttachForm())

@@ -4,10 +4,10 @@ Every step calls the same service functions as the API and the admin; a refusal 
 step's form error. With HTMX each step swaps in place; without it, the page posts and redirects.
 """
 
-from django.contrib.admin.views.decorators import staff_member_required
 from django.shortcuts import get_object_or_404, redirect, render
 
 from apps.core.jobs import EXPECTED_ERRORS, describe_error
+from apps.projects.portal import cloud_admin_required
 
 from . import services
 from .forms import DnsForm, IpRangeForm, L3CreateForm, ServicesForm
@@ -39,7 +39,7 @@ def _page(request, context):
     return render(request, "networks/l3_wizard.html", context)
 
 
-@staff_member_required
+@cloud_admin_required
 def l3_wizard(request):
     """Step 1: create the L3 network."""
     form = L3CreateForm(request.POST or None)
@@ -55,7 +55,7 @@ def l3_wizard(request):
     return _page(request, {"form": form})
 
 
-@staff_member_required
+@cloud_admin_required
 def l3_wizard_step(request, uuid, step=None):
     """Steps 2-4 on an existing L3 network: POST to .../range/, .../dns/ or .../services/."""
     l3 = get_object_or_404(L3Network, pk=uuid)

@@ -8,6 +8,8 @@ class ProjectsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from . import logins  # noqa: F401 - connects the failed-login recorder
+
         _scope_related_fields()
 
 

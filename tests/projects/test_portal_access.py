@@ -1,0 +1,74 @@
+"""The portal asks the same rules: pages, wizards, admin actions, the job pages and the RQ dashboard."""
+
+import pytest
+from django.test import Client
+
+from apps.core.models import Job
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def portal(world):
+    def make(role):
+        client = Client()
+        if role != "anon":
+            client.force_login(world["users"][role])
+        return client
+
+    return make
+
+
+@pytest.mark.parametrize("url", ["/portal/clusters/new/", "/portal/networks/l3-wizard/", "/django_rq/dashboard/",
+                                 "/infra/host/", "/auth/user/", "/projects/project/add/"])
+def test_infrastructure_pages_wizards_and_the_rq_dashboard_are_the_admins(world, portal, url):
+    assert portal("admin").get(url).status_code == 200
+    for role in ("staff", "member", "reader"):
+        assert portal(role).get(url).status_code == 403, (role, url)
+    assert portal("anon").get(url).status_code == 302  # to the login page
+
+
+def test_a_staff_user_without_the_admin_role_cannot_create_a_cluster_through_the_wizard(world, portal):
+    from apps.infra.models import Cluster
+
+    response = portal("staff").post("/portal/clusters/new/", {"_to": "finish", "name": "C", "zone": world["zone"].pk,
+                                                              "hypervisor_type": "KVM"})
+    assert response.status_code == 403
+    assert not Cluster.objects.exists()
+
+
+def test_a_member_sees_and_changes_only_their_projects_vms(world, portal):
+    vm = world["vm"]
+    member, other, reader = portal("member"), portal("other"), portal("reader")
+    assert "VM1" in member.get("/compute/vminstance/").content.decode()
+    assert "VM1" not in other.get("/compute/vminstance/").content.decode()
+    assert other.get(f"/compute/vminstance/{vm.pk}/change/").status_code == 302  # "does not exist", to the index
+    response = member.post(f"/compute/vminstance/{vm.pk}/change/", {"name": "VM1", "hostname": "vm1",
+                                                                    "description": "mine", "_save": "Save"})
+    assert response.status_code == 302, response.content[:2000]
+    vm.refresh_from_db()
+    assert vm.description == "mine"
+    assert reader.post(f"/compute/vminstance/{vm.pk}/change/", {"name": "VM1", "description": "no"}).status_code == 403
+    assert other.post(f"/compute/vminstance/{vm.pk}/do/stop/").status_code in (302, 404)
+    vm.refresh_from_db()
+    assert vm.state == "Running"
+
+
+def test_a_members_new_security_group_goes_to_their_project(world, portal):
+    from apps.secgroups.models import SecurityGroup
+
+    import re
+
+    other = portal("other")
+    page = other.get("/secgroups/securitygroup/add/").content.decode()
+    management = dict(re.findall(r'name="([^"]+-(?:TOTAL|INITIAL|MIN_NUM|MAX_NUM)_FORMS)"[^>]*value="(\d+)"', page))
+    response = other.post("/secgroups/securitygroup/add/", {"name": "WEB", "description": "", "_save": "Save",
+                                                            **management})
+    assert response.status_code == 302, response.content[:3000]
+    assert SecurityGroup.objects.get(name="WEB").project == world["b"]
+
+
+def test_the_job_pages_show_only_what_the_user_may_see(world, portal):
+    job = Job.objects.create(kind="createSecurityGroup", project=world["a"], state="succeeded")
+    assert portal("member").get(f"/portal/jobs/{job.pk}/").status_code == 200
+    assert portal("other").get(f"/portal/jobs/{job.pk}/").status_code == 404
