@@ -79,10 +79,6 @@ def _create_host(*, password="", **fields):
 
 @operation("updateHost", target="host")
 def update_host(host, password=None, **fields):
-    for name, label in (("cluster", "Cluster"), ("management_ip", "Management IP")):
-        if name in fields and getattr(fields[name], "pk", fields[name]) != getattr(getattr(host, name), "pk",
-                                                                                    getattr(host, name)):
-            raise ValidationError({name: f"{label} cannot be changed."})
     _host_with_password(host, password)
     return update_object(host, fields, frozen=("cluster", "management_ip"))
 

@@ -40,11 +40,3 @@ def validate_netmask(value):
         raise ValidationError("Enter a valid IPv4 netmask such as 255.255.255.0.", code="invalid") from None
     if value.count(".") != 3:
         raise ValidationError("Enter a valid IPv4 netmask such as 255.255.255.0.", code="invalid")
-
-
-def ip_to_int(value):
-    return int(ipaddress.IPv4Address(value))
-
-
-def int_to_ip(value):
-    return str(ipaddress.IPv4Address(value))

@@ -4,7 +4,6 @@ import ipaddress
 import uuid
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 
 from apps.core.models import BaseModel, CleanTextMixin
@@ -149,7 +148,3 @@ class HostFirewall(models.Model):
 
     def __str__(self):
         return f"firewall of {self.host}"
-
-    def clean(self):
-        if self.failures < 0:
-            raise ValidationError({"failures": "Cannot be negative."})

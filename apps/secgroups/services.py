@@ -4,7 +4,6 @@ Every change raises the group's revision number and, once committed, asks for th
 sync of exactly the hosts it affects (apps.secgroups.sync).
 """
 
-from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.utils import timezone
 
@@ -157,10 +156,3 @@ def remove_nics(group, nics):
     request_sync(hosts_of_nics(nics) | hosts_of_groups([group.pk], remote_only=True),
                  nics=[nic.pk for nic in nics], groups=[group.pk], members=[group.pk])
     return group
-
-
-def validation_error_field(exc):
-    """The field a rule ValidationError names (used by the ZStack view to rename it)."""
-    if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
-        return next(iter(exc.error_dict))
-    return None
