@@ -125,6 +125,8 @@ class VmInstanceAdmin(ServiceAdmin):
                  name="compute_vminstance_nic_groups"),
             path("<path:object_id>/console/", self.admin_site.admin_view(self.console_view),
                  name="compute_vminstance_console"),
+            path("<path:object_id>/nics/<uuid:nic>/firewall/", self.admin_site.admin_view(self.nic_firewall_view),
+                 name="compute_vminstance_nic_firewall"),
             *super().get_urls(),
         ]
 
@@ -175,6 +177,28 @@ class VmInstanceAdmin(ServiceAdmin):
                 self.message_user(request, f"NIC {nic.ip or nic.mac} {verb} security group {group}.",
                                   messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:compute_vminstance_change", args=[vm.pk]) + "#security-groups")
+
+    def nic_firewall_view(self, request, object_id, nic):
+        """A NIC's firewall: its groups, their rules, and the chains its host really holds (read back live)."""
+        from apps.secgroups.admin import rule_ports, rule_remote
+        from apps.secgroups.choices import protocol_label
+        from apps.secgroups.models import SecurityGroupRule
+        from apps.secgroups.realised import nic_firewall
+
+        vm = self._vm_or_404(request, object_id)
+        nic = get_object_or_404(vm.nics.select_related("vm_instance__host", "l3_network"), pk=nic)
+        data = nic_firewall(nic)
+        groups = []
+        for group in data["groups"]:
+            rules = SecurityGroupRule.objects.filter(security_group=group["uuid"]).select_related("remote_group")
+            groups.append({**group, "rows": [(r.direction, r.ethertype, protocol_label(r.protocol), rule_ports(r),
+                                              rule_remote(r)) for r in rules]})
+        realised = data["realised"] or {}
+        lines = [*realised.get("v4", []), *realised.get("v6", []), *realised.get("eb", [])]
+        context = {**self.admin_site.each_context(request), "title": f"Firewall of {vm.name}'s NIC {nic.ip or nic.mac}",
+                   "opts": self.model._meta, "original": vm, "vm": vm, "nic": nic, "groups": groups, "lines": lines,
+                   "firewall": data}
+        return TemplateResponse(request, "compute/nic_firewall.html", context)
 
     def console_view(self, request, object_id):
         """The console's last lines, for the page's refresh (HTMX)."""

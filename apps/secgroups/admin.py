@@ -106,6 +106,12 @@ class SecurityGroupAdmin(ObjectActionAdmin):
         fields = super().get_fields(request, obj)
         return fields if obj is not None else ["name", "description"]
 
+    def response_add(self, request, obj, post_url_continue=None):
+        # A new group is empty: open it, where its rules, L3 networks and NICs are added.
+        if "_addanother" in request.POST or "_popup" in request.POST:
+            return super().response_add(request, obj, post_url_continue)
+        return HttpResponseRedirect(reverse("admin:secgroups_securitygroup_change", args=[obj.pk]))
+
     @admin.display(description="rules", ordering="n_rules")
     def rule_count(self, obj):
         return obj.n_rules

@@ -231,3 +231,26 @@ def test_l3_page_draws_its_topology_router_vips_and_forwarding(portal):
     for text in ("Router vr-private", "198.51.100.9", "10.0.0.1", "VIP VIP-1", vip.ip, "VM1", vm.nics.get().ip,
                  "TCP 22→22", "PUBLIC-MANAGEMENT-L3 (public)"):
         assert text in svg, text
+
+
+def test_nic_firewall_page_lists_groups_and_rules_by_name(portal, flat_l3):
+    from apps.secgroups.services import add_nics, add_rule
+
+    group = create_security_group(name="SECURITY-GROUP-1")
+    attach_l3(group, flat_l3)
+    add_rule(group, direction="ingress", protocol=6, port_range_min=22, port_range_max=22)
+    vm = make_vm("INNER-VM", l3s=[flat_l3])
+    nic = vm.nics.get()
+    add_nics(group, [nic])
+    assert "firewall on the host" in portal.get(f"/compute/vminstance/{vm.pk}/change/").content.decode()
+    page = portal.get(f"/compute/vminstance/{vm.pk}/nics/{nic.pk}/firewall/").content.decode()
+    assert "<td>ingress</td><td>IPv4</td><td>tcp</td><td>22</td><td>0.0.0.0/0</td>" in page
+    assert "Nothing realised" in page
+
+
+def test_a_new_group_opens_on_its_own_page(portal):
+    response = portal.post("/secgroups/securitygroup/add/", {
+        "name": "SG", "description": "", **{f"{p}-{k}": 0 for p in ("rules", "l3_refs", "nic_refs")
+                                           for k in ("TOTAL_FORMS", "INITIAL_FORMS")}})
+    group = SecurityGroup.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/secgroups/securitygroup/{group.pk}/change/"
