@@ -4,8 +4,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from apps.core.jobs import JOB_HANDLERS
-from tests.support.factories import *  # noqa: F403 - factories are fixtures' building blocks
+# The generic resource tests live outside test files: their failed asserts still show both sides.
+pytest.register_assert_rewrite("tests.support.resources", "tests.support.api")
+
+from apps.core.jobs import JOB_HANDLERS  # noqa: E402
+from tests.support.factories import *  # noqa: E402, F403 - factories are fixtures' building blocks
 
 # The tests' own job handlers (the job runner's tests, a VM's root volume without a VM job).
 JOB_HANDLERS.update({"tests.support.handlers.count_to", "tests.storage.handlers.root_volume"})
