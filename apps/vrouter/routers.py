@@ -75,9 +75,12 @@ def _lock(l3):
                                                     sleep=0.01)
 
 
-def _names(l3):
+def _names(l3, host):
+    """The router's namespace (its state directory too) and private leg. The namespace names the host as
+    well: a router moved between two sandbox hosts of one machine is two namespaces for a moment."""
     hexid = l3.pk.hex if hasattr(l3.pk, "hex") else str(l3.pk).replace("-", "")
-    return f"nimbo-vr-{hexid[:8]}", f"vr{hexid[:10]}"
+    hosthex = host.pk.hex if hasattr(host.pk, "hex") else str(host.pk).replace("-", "")
+    return f"nimbo-vr-{hexid[:8]}-{hosthex[:4]}", f"vr{hexid[:10]}"
 
 
 def _boot_record(l3, host):
@@ -88,7 +91,7 @@ def _boot_record(l3, host):
         from apps.core.exceptions import JobFailed
 
         raise JobFailed(f"L3 network {l3.name} has no IP range: its router has no address to take.")
-    namespace, leg = _names(l3)
+    namespace, leg = _names(l3, host)
     vr = VirtualRouter(name=f"vr-{l3.name}"[:255], l3_network=l3, host=host, namespace=namespace, leg=leg,
                        netmask=ip_range.netmask, state=RouterState.STARTING)
     public_l3 = None
@@ -175,7 +178,8 @@ def router_spec(vr):
         "lease_time": getattr(settings, "NIMBO_DHCP_LEASE_TIME", 86400),
     }
     nat = nat_plan(vr)
-    spec = {"name": vr.namespace, "bridge": l3.l2_network.bridge_name, "leg": vr.leg,
+    spec = {"name": vr.namespace, "mac_seed": f"nimbo-vr-{vr.leg[2:]}", "bridge": l3.l2_network.bridge_name,
+            "leg": vr.leg,
             "address": f"{vr.address}/{prefix}", "files": compile_dnsmasq(plan),
             "host_netns": vr.host.netns or None, "l2_networks": [l2_spec(l3.l2_network)],
             "tables": None, "vips": []}
@@ -366,13 +370,14 @@ def _live_vm_nics(l3):
                                                                               VmState.DESTROYED])
 
 
-def _destroy_on(vr, host, step):
-    """Remove the router from `host`; an unreachable host is said, not fatal (its agent rebuilds nothing:
-    the router's record no longer points there)."""
+def _destroy_on(vr, host, step, namespace=None):
+    """Remove the router from `host` (where it had `namespace`); an unreachable host is said, not fatal (its
+    agent rebuilds nothing: the router's record no longer points there)."""
     from apps.core.exceptions import NimboError
 
+    spec = {**router_spec(vr), "host_netns": host.netns or None, "name": namespace or vr.namespace}
     try:
-        call_host(host, "router.destroy_router", {**router_spec(vr), "host_netns": host.netns or None}, timeout=30)
+        call_host(host, "router.destroy_router", spec, timeout=30)
     except NimboError as exc:
         step(f"the router could not be removed from {host.name}: {exc}")
 
@@ -393,12 +398,12 @@ def boot_router(ctx, router):
 
 def move_router(vr, host, note=lambda why: None):
     """Build the router on `host` with its whole state, then remove it from its old host."""
-    old = vr.host
-    vr.host = host
-    VirtualRouter.objects.filter(pk=vr.pk).update(host=host, state=RouterState.STARTING)
+    old, old_namespace = vr.host, vr.namespace
+    vr.host, vr.namespace = host, _names(vr.l3_network, host)[0]
+    VirtualRouter.objects.filter(pk=vr.pk).update(host=host, namespace=vr.namespace, state=RouterState.STARTING)
     apply(vr)
     if old is not None and old.pk != host.pk:
-        _destroy_on(vr, old, note)
+        _destroy_on(vr, old, note, namespace=old_namespace)
 
 
 def migrate_router(ctx, router, host):

@@ -11,10 +11,12 @@ import pytest
 from apps.compute.guest_specs import guest_key_path, guest_spec
 from apps.compute.models import VmInstance
 from apps.core.models import Job
+from apps.infra.models import Host
 from apps.vrouter.models import VirtualRouter
 from apps.vrouter.routers import reconcile_routers_scheduled, router_spec
 from tests.support.api import body, error
 from tests.support.natlab import SERVER
+from tests.support.sandbox import free_ip
 from tests.support.scenario01 import agent_view, create_vm, wait
 from tests.support.scenario02 import SSH_OPTIONS, Client, cloud02
 from workers.host import guests, router
@@ -107,6 +109,25 @@ def _scenario(api, setup, client, outsider, servers):
         f"Remove the virtual router {vr.name} from HOST1",
         f"Build the virtual router {vr.name} on HOST1: namespace, legs, dnsmasq, NAT"]
     assert client.ssh(vip2["ip"], port=2222) == "vm1"
+
+    # Migrated to a second host of the cluster, the router keeps forwarding (guests stay on HOST1: the VLAN
+    # and the public network cross hosts); deleting that host moves it back.
+    job = body(api.post("/api/v1/hosts/", {"name": "HOST2", "cluster": setup["cluster"],
+                                           "management_ip": free_ip(), "password": "s3cret-Pw"}, format="json"),
+               202)["job"]
+    assert Job.objects.get(pk=job["uuid"]).state == "succeeded", Job.objects.get(pk=job["uuid"]).error
+    host2 = Host.objects.get(name="HOST2")
+    job = body(api.post(f"/api/v1/virtual-routers/{vr.pk}/migrate/", {"host": str(host2.pk)}, format="json"),
+               202)["job"]
+    assert Job.objects.get(pk=job["uuid"]).state == "succeeded", Job.objects.get(pk=job["uuid"]).error
+    assert body(api.get(f"/api/v1/virtual-routers/{vr.pk}/"), 200)["host_name"] == "HOST2"
+    assert client.ssh(vip2["ip"], port=2222) == "vm1" and client.ssh(vip1["ip"]) == "vm2"
+    job = body(api.delete(f"/api/v1/hosts/{host2.pk}/"), 202)["job"]
+    job = Job.objects.get(pk=job["uuid"])
+    assert job.state == "succeeded", job.error
+    assert f"Move the virtual router {vr.name} to HOST1" in [s["name"] for s in job.steps]
+    assert body(api.get(f"/api/v1/virtual-routers/{vr.pk}/"), 200)["host_name"] == "HOST1"
+    assert client.ssh(vip2["ip"], port=2222) == "vm1" and client.ssh(vip1["ip"]) == "vm2"
 
     # What must hold besides: overlapping VIP ports refused; UDP forwarded; an allowed CIDR keeps others out.
     assert error(api.post("/api/v1/port-forwarding-rules/", {

@@ -47,6 +47,7 @@ class RouterSpec:
     host_netns: str | None = None
     inner: str = "eth0"
     mac: str | None = None
+    mac_seed: str = ""  # what the legs' MACs derive from (the same wherever the router runs); "" = name
     state_root: str = STATE_ROOT
     l2_networks: list = field(default_factory=list)  # [{"interface", "vlan"}]: the legs' bridges, made sure of
     # The public leg: {"bridge", "leg" (host side), "address" ("198.51.100.231/24"), "gateway"}; None: no leg.
@@ -66,19 +67,20 @@ class RouterSpec:
     def state_dir(self):
         return os.path.join(self.state_root, self.name)
 
-    @property
-    def leg_mac(self):
-        """The leg's MAC: given, or derived from the name, so a rebuilt router keeps it and guests'
-        ARP caches stay right (a new random MAC would black-hole them until their entries expire)."""
-        if self.mac:
-            return self.mac
-        digest = hashlib.sha256(self.name.encode()).digest()
+    def _mac(self, part=""):
+        digest = hashlib.sha256(f"{self.mac_seed or self.name}{part}".encode()).digest()
         return ":".join(f"{b:02x}" for b in (0x02,) + tuple(digest[:5]))
 
     @property
+    def leg_mac(self):
+        """The private leg's MAC: given, or derived from the router (`mac_seed`, else its name), so a rebuilt
+        or moved router keeps it and guests' ARP caches stay right (a new random MAC would black-hole them
+        until their entries expire)."""
+        return self.mac or self._mac()
+
+    @property
     def public_mac(self):
-        digest = hashlib.sha256(f"{self.name}/public".encode()).digest()
-        return ":".join(f"{b:02x}" for b in (0x02,) + tuple(digest[:5]))
+        return self._mac("/public")
 
     def path(self, name):
         return os.path.join(self.state_dir, name)
@@ -115,6 +117,8 @@ def ensure_router(spec):
         links.veth_into(spec.leg, host_netns=spec.host_netns, bridge=spec.bridge, inner_netns=spec.name,
                         inner_dev=spec.inner, mac=spec.leg_mac)
         links.ip("addr", "replace", spec.address, "dev", spec.inner, netns=spec.name)
+        if spec.public:  # a moved or rebuilt gateway: guests and switches learn where it is now
+            _announce(spec, spec.address.split("/")[0], spec.inner)
         done.append("leg")
     if spec.public and ("namespace" in done or not _sysctls_ok(spec)):
         _set_sysctls(spec)
@@ -216,10 +220,11 @@ def _public_addresses(spec):
     return addresses
 
 
-def _announce(spec, ip):
-    """A gratuitous ARP for `ip` on the public leg, so the public network learns it at once (not waited for)."""
+def _announce(spec, ip, dev=None):
+    """A gratuitous ARP for `ip` on the public leg (or `dev`), so the network learns at once where it is (not
+    waited for)."""
     subprocess.Popen(["ip", "netns", "exec", spec.name, "arping", "-q", "-U", "-c", "1", "-w", "1",
-                      "-I", spec.public_inner, "-s", ip, ip],
+                      "-I", dev or spec.public_inner, "-s", ip, ip],
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
