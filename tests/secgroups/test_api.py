@@ -3,7 +3,7 @@ and L3 networks: the scenario tests/scenarios/test_04_security_group_api.py."""
 
 import pytest
 
-from apps.secgroups.models import SecurityGroup
+from apps.secgroups.models import SecurityGroup, SecurityGroupRule
 from apps.secgroups.services import create_security_group
 from tests.support.resources import ResourceAPITests
 
@@ -28,3 +28,31 @@ class TestSecurityGroupAPI(ResourceAPITests):
         for i in range(3):
             self.make(i)
         return [({"name": "g2"}, ["g2"]), ({"search": "db"}, ["g1"])]
+
+
+class TestSecurityGroupRuleAPI(ResourceAPITests):
+    """Rules in Neutron's form; they never change (delete and add). Adding one: scenario 04, with its body."""
+
+    url = "/api/v1/security-group-rules/"
+    model = SecurityGroupRule
+    delete_kind = "deleteSecurityGroupRule"
+    id_field = "id"
+    name_field = "description"
+    required_error = {"code": "required", "field": "security_group_id", "message": "This field is required."}
+    list_queries = 4  # session, user, count, page (each rule's group joined, not fetched row by row)
+
+    def make(self, i):
+        if not hasattr(self, "_group"):
+            self._group = SecurityGroup.objects.create(name="web")
+        return SecurityGroupRule.objects.create(security_group=self._group, protocol=6, port_range_min=20 + i,
+                                                port_range_max=20 + i, description=f"rule {i}",
+                                                direction="egress" if i == 1 else "ingress",
+                                                ethertype="IPv6" if i == 2 else "IPv4")
+
+    def filters(self):
+        for i in range(3):
+            self.make(i)
+        other = SecurityGroup.objects.create(name="db")
+        SecurityGroupRule.objects.create(security_group=other, description="db rule")
+        return [({"direction": "egress"}, ["rule 1"]), ({"ethertype": "IPv6"}, ["rule 2"]),
+                ({"security_group": str(other.uuid)}, ["db rule"])]

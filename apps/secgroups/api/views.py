@@ -106,7 +106,8 @@ class SecurityGroupRuleViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixi
     """Rules in Neutron's form. A rule never changes: delete it and add another."""
 
     lookup_field = "uuid"
-    queryset = SecurityGroupRule.objects.order_by("security_group__name", "created", "uuid")
+    queryset = (SecurityGroupRule.objects.select_related("security_group", "remote_group")
+                .order_by("security_group__name", "created", "uuid"))
     serializer_class = RuleSerializer
     filterset_fields = {"security_group": ["exact"], "direction": ["exact"], "ethertype": ["exact"],
                         "remote_group": ["exact"]}
