@@ -97,7 +97,16 @@ WSGI_APPLICATION = None
 # --- Database: SQLite (WAL) under var/ unless DATABASE_URL is set -------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # A bounded pool per process (psycopg_pool) instead of one persistent connection per
+        # thread: a burst of requests waits for a free connection (up to `timeout` s) instead of
+        # opening one each until PostgreSQL refuses every client.
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": int(os.environ.get("NIMBO_DB_POOL_SIZE", "8")),
+            "timeout": float(os.environ.get("NIMBO_DB_POOL_TIMEOUT", "20")),
+        }
 else:
     DATABASES = {
         "default": {
@@ -177,7 +186,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["apps.projects.api.permissions.ProjectAccess"],
     "DEFAULT_FILTER_BACKENDS": [
         "apps.projects.api.permissions.ProjectScopeFilter",
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "apps.core.api.filters.StrictFilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],

@@ -5,6 +5,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Coalesce
 
 from apps.core.models import BaseModel, CleanTextMixin
 from apps.projects.fields import project_field
@@ -31,6 +33,10 @@ class SecurityGroup(BaseModel):
     class Meta:
         ordering = ["name", "created"]
         verbose_name = "security group"
+
+
+ANY = -99999  # stands for NULL ("any") in the uniqueness of rules; never a stored port or protocol
+NO_GROUP = uuid.UUID(int=0)
 
 
 class SecurityGroupRule(CleanTextMixin, models.Model):
@@ -66,6 +72,18 @@ class SecurityGroupRule(CleanTextMixin, models.Model):
         # Which remote-group sets a host needs, read from the index alone (a host may hold 100,000 rules).
         indexes = [models.Index(fields=["security_group", "remote_group", "ethertype"],
                                 name="secgroups_rule_remote_sets")]
+        # The database refuses a second copy of a rule even when two requests race past the
+        # service's check (match_key(): NULL is "any" and a /0 prefix is the same as none).
+        constraints = [
+            models.UniqueConstraint(
+                "security_group", "direction", "ethertype",
+                Coalesce("protocol", Value(ANY)), Coalesce("port_range_min", Value(ANY)),
+                Coalesce("port_range_max", Value(ANY)),
+                Case(When(remote_ip_prefix__in=["0.0.0.0/0", "::/0"], then=Value("")), default=F("remote_ip_prefix")),
+                Coalesce("remote_group", Value(NO_GROUP)),
+                name="%(app_label)s_%(class)s_unique_rule", violation_error_code="unique",
+                violation_error_message="The security group already holds this rule."),
+        ]
 
     def __str__(self):
         ports = ""

@@ -86,7 +86,7 @@ def test_cluster_validation(api):
     assert err == {"code": "invalid_choice", "message": '"Xen" is not a valid choice.', "field": "hypervisor_type"}
     err = error(api.post("/api/v1/clusters/", {"name": "C", "zone": "00000000-0000-0000-0000-000000000000"},
                          format="json"), 400)
-    assert err["field"] == "zone" and "does not exist" in err["message"]
+    assert err == {"code": "not_found", "field": "zone", "message": "zone 00000000-0000-0000-0000-000000000000 not found."}
     err = error(api.post("/api/v1/clusters/", {"name": "C"}, format="json"), 400)
     assert err == {"code": "required", "message": "This field is required.", "field": "zone"}
     # The same name in another zone is fine.

@@ -4,6 +4,8 @@ Bad input never becomes a 500: typed Nimbo errors, Django validation errors, ref
 (ProtectedError -> 409 naming what still uses the object) and DRF's own errors all land here.
 """
 
+import re
+
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, ValidationError
 from django.db import IntegrityError
 from django.db.models import ProtectedError, RestrictedError
@@ -34,6 +36,16 @@ def _first_drf_error(detail, prefix=None):
                 return _first_drf_error(item, sub)
         return prefix, "Invalid input.", "invalid"
     return prefix, str(detail), getattr(detail, "code", "invalid")
+
+
+_MISSING_VALUE = re.compile(r'=(?P<slug>.*) does not exist\.$|^Invalid pk "(?P<pk>.*)" - object does not exist\.$')
+
+
+def _not_found_in_body(field, message):
+    """DRF's "Object with uuid=X does not exist." for an id given in a body, in Nimbo's words."""
+    match = _MISSING_VALUE.search(message)
+    value = (match["slug"] if match["slug"] is not None else match["pk"]) if match else None
+    return f"{field or 'The object'} {value} not found." if value is not None else message
 
 
 def _is_duplicate(exc):
@@ -71,6 +83,10 @@ def exception_handler(exc, context):
         return error_response(400, "parse_error", str(exc.detail), exc.field)
     if isinstance(exc, drf.ValidationError):
         field, message, code = _first_drf_error(exc.detail)
+        if code == "does_not_exist":
+            # An unknown id in a body stays a 400 (the request is wrong and names the field); the
+            # same id in a URL is a 404.
+            return error_response(400, "not_found", _not_found_in_body(field, message), field)
         return error_response(400, str(code), message, field)
     if isinstance(exc, drf.APIException):
         response = error_response(exc.status_code, exc.default_code, str(exc.detail))

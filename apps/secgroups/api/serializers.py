@@ -162,7 +162,7 @@ class NicsSerializer(serializers.Serializer):
         found = {n.pk: n for n in VmNic.objects.select_related("vm_instance", "l3_network").filter(pk__in=value)}
         missing = [str(v) for v in value if v not in found]
         if missing:
-            raise serializers.ValidationError(f"VM NIC {missing[0]} does not exist.")
+            raise serializers.ValidationError(f"VM NIC {missing[0]} not found.", code="does_not_exist")
         return [found[v] for v in dict.fromkeys(value)]
 
 

@@ -109,8 +109,9 @@ class SecurityGroupRuleViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixi
     queryset = (SecurityGroupRule.objects.select_related("security_group", "remote_group")
                 .order_by("security_group__name", "created", "uuid"))
     serializer_class = RuleSerializer
-    filterset_fields = {"security_group": ["exact"], "direction": ["exact"], "ethertype": ["exact"],
-                        "remote_group": ["exact"]}
+    # Neutron's names (security_group_id, remote_group_id) and the model's both filter.
+    filterset_fields = {"security_group": ["exact"], "security_group_id": ["exact"], "direction": ["exact"],
+                        "ethertype": ["exact"], "remote_group": ["exact"], "remote_group_id": ["exact"]}
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
