@@ -22,7 +22,7 @@ def drop_duplicate_rules(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('secgroups', '0002_rule_remote_sets_index'),
+        ('secgroups', '0003_securitygroup_project'),
     ]
 
     operations = [
