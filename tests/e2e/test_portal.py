@@ -24,7 +24,7 @@ def test_login_is_required_and_works(page, portal):
 def test_creating_a_zone_in_the_portal_shows_a_finished_toast(page, portal, tmp_path):
     login(page)
     page.goto("/infra/zone/add/")
-    page.fill("input[name=name]", "ZONE1")
+    page.fill("input[name=name]", "TOAST-ZONE")  # ZONE1 is scenario 01's, in the same portal
     page.click("input[name=_save]")
     toast = page.locator(".nimbo-toast", has_text="createZone finished")
     toast.wait_for(timeout=10000)
