@@ -8,11 +8,13 @@ fresh host); a task skipped on a sandbox host becomes a skipped step. A failed t
 the job say what the host printed (its stderr), not only Ansible's summary.
 """
 
+import hashlib
 import os
 import shlex
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from pathlib import Path
 
@@ -88,6 +90,24 @@ def stage_agent(dest):
     for name in [*shipped, "requirements.txt"]:
         shutil.copyfile(AGENT_PACKAGE / name, package / name)
     return shipped
+
+
+def pack_agent(workdir):
+    """The agent as one tar archive (deterministic: same sources, same bytes) and its version (sha256)."""
+    staged = workdir / "agent"
+    stage_agent(staged)
+    archive = workdir / "agent.tar"
+    with tarfile.open(archive, "w", format=tarfile.PAX_FORMAT) as tar:
+        for path in sorted(staged.rglob("*")):
+            info = tar.gettarinfo(str(path), arcname=str(path.relative_to(staged)))
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "root", "root"
+            info.mode = 0o755 if path.is_dir() else 0o644
+            if path.is_dir():
+                tar.addfile(info)
+            else:
+                with path.open("rb") as f:
+                    tar.addfile(info, f)
+    return archive, hashlib.sha256(archive.read_bytes()).hexdigest()
 
 
 def _text(value):
@@ -177,8 +197,8 @@ def run_playbook(ctx, host, *, redis_url, heartbeat=5):
     known_hosts.write_text(f"nimbo-{host.uuid} {host.host_key}\n")
     extravars = _extravars(host, redis_url, heartbeat)
     if not host.netns:
-        extravars["nimbo_agent_modules"] = stage_agent(workdir / "agent")
-        extravars["nimbo_agent_src"] = str(workdir / "agent")
+        archive, version = pack_agent(workdir)
+        extravars.update(nimbo_agent_archive=str(archive), nimbo_agent_version=version)
     try:
         result = ansible_runner.run(
             private_data_dir=str(workdir),

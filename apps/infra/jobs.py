@@ -21,7 +21,12 @@ def agent_redis_url(host):
     """The Redis the host's agent connects to: the management Redis, as the host can reach it."""
     if host.is_sandbox:
         return settings.REDIS_URL
-    return os.environ.get("NIMBO_AGENT_REDIS_URL") or settings.REDIS_URL
+    url = os.environ.get("NIMBO_AGENT_REDIS_URL") or settings.REDIS_URL
+    if url.startswith("unix:"):
+        raise JobFailed(f"The agent on {host.management_ip} cannot reach this Redis ({url} is a unix socket on "
+                        "the management node): set NIMBO_AGENT_REDIS_URL to an address the host reaches, "
+                        "e.g. redis://mgmt.example.org:6379/0.")
+    return url
 
 
 def heartbeat_interval():
@@ -38,6 +43,7 @@ def connect_host(ctx, host_uuid, adding=False, accept_new_host_key=False):
     Host.objects.filter(pk=host.pk).update(status=HostStatus.CONNECTING, status_message="")
     built_sandbox = False
     try:
+        redis_url = agent_redis_url(host)
         if host.is_sandbox:
             with ctx.step(f"Build the sandbox host (namespace {host.netns})", progress=10):
                 built_sandbox = sandbox.ensure_machine(host.netns, host.management_ip, host.password, host.ssh_port)
@@ -52,10 +58,12 @@ def connect_host(ctx, host_uuid, adding=False, accept_new_host_key=False):
                     host.host_key = conn.host_key
                     Host.objects.filter(pk=host.pk).update(host_key=conn.host_key)
         with ctx.step("Prepare the host (Ansible playbook)", progress=70):
-            ansible.run_playbook(ctx, host, redis_url=agent_redis_url(host), heartbeat=heartbeat_interval())
+            ansible.run_playbook(ctx, host, redis_url=redis_url, heartbeat=heartbeat_interval())
         with ctx.step("Wait for the host agent", progress=80):
             if not wait_for_heartbeat(host.uuid, timeout=30):
-                raise JobFailed(f"The agent on {host.management_ip} did not start (no heartbeat within 30 s).")
+                where = "" if host.is_sandbox else (
+                    f": can it reach the management Redis at {redis_url} (NIMBO_AGENT_REDIS_URL)?")
+                raise JobFailed(f"The agent on {host.management_ip} did not start (no heartbeat within 30 s){where}")
             call_host(host, "host.ping", timeout=30)
         with ctx.step("Check that libvirt answers (the agent starts it where nothing runs it)", progress=85):
             try:

@@ -89,7 +89,11 @@ class OnlyTheAgentsLibraries(importlib.abc.MetaPathFinder):
 
 sys.meta_path.insert(0, OnlyTheAgentsLibraries())
 warnings = []
-logging.getLogger("nimbo.agent").addHandler(type("H", (logging.Handler,), {"emit": lambda s, r: warnings.append(r.getMessage())})())
+class Collect(logging.Handler):
+    def emit(self, record):
+        warnings.append(record.getMessage())
+
+logging.getLogger("nimbo.agent").addHandler(Collect())
 from workers.host.agent import load_operations
 print(json.dumps({"operations": sorted(load_operations()), "warnings": warnings}))
 """

@@ -17,7 +17,8 @@ def test_a_failed_task_shows_the_hosts_stderr_not_only_ansibles_summary():
     res = {"msg": "non-zero return code", "rc": 255, "stdout": "",
            "stderr": 'sysctl: permission denied on key "net.ipv4.ip_forward"'}
     assert ansible._failure_message(SYSCTL, res) == (
-        f"Ansible task '{SYSCTL}' failed: non-zero return code: sysctl: permission denied on key \"net.ipv4.ip_forward\"")
+        f"Ansible task '{SYSCTL}' failed: non-zero return code: "
+        'sysctl: permission denied on key "net.ipv4.ip_forward"')
     # A module that could not even start: its message is the reason.
     res = {"msg": "Failed to import the required Python library (packaging) on h's Python /usr/bin/python3."}
     assert ansible._failure_message("Install", res).endswith("(packaging) on h's Python /usr/bin/python3.")
@@ -57,7 +58,8 @@ def test_each_task_is_a_step_shown_running_while_it_runs():
     assert _steps(job) == [("Install the packages for guests, bridges and the firewall", "done"),
                            ("Check the packages for guests, bridges and the firewall", "skipped"),
                            (SYSCTL, "failed")]
-    assert stored.steps[-1]["error"] == f"Ansible task '{SYSCTL}' failed: non-zero return code: sysctl: permission denied"
+    assert stored.steps[-1]["error"] == (
+        f"Ansible task '{SYSCTL}' failed: non-zero return code: sysctl: permission denied")
     assert stored.steps[1]["reason"] == "not needed on this host"
     assert events.failure == stored.steps[-1]["error"]
     assert ansible.PROGRESS_START < stored.progress < ansible.PROGRESS_END
@@ -81,3 +83,17 @@ def test_the_agent_is_shipped_without_bytecode_caches(tmp_path):
     assert {"agent.py", "ops.py", "storage.py", "sftp.py"} <= set(shipped)
     assert files == sorted(["workers", "workers/__init__.py", "workers/host", "workers/host/requirements.txt",
                             *(f"workers/host/{name}" for name in shipped)])
+
+
+def test_the_agent_archive_is_the_same_for_the_same_sources(tmp_path):
+    import tarfile
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, version = ansible.pack_agent(tmp_path / "a")
+    second, again = ansible.pack_agent(tmp_path / "b")
+    assert version == again and first.read_bytes() == second.read_bytes()
+    with tarfile.open(first) as tar:
+        names = tar.getnames()
+    assert "workers/host/agent.py" in names and "workers/host/requirements.txt" in names
+    assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]

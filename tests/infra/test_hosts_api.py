@@ -130,3 +130,18 @@ def test_admin_add_host_starts_the_job(client, user, rq_queue):
     host = Host.objects.get()
     assert host.password == "pw-Admin-1"
     assert Job.objects.get(kind="addHost").target_id == str(host.uuid)
+
+
+def test_a_real_host_needs_a_redis_its_agent_can_reach(api, jobs_inline, monkeypatch,
+                                                       django_capture_on_commit_callbacks):
+    monkeypatch.delenv("NIMBO_AGENT_REDIS_URL", raising=False)
+    cluster = make_cluster()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post("/api/v1/hosts/", {"name": "HOST1", "cluster": str(cluster.uuid),
+                                               "management_ip": "127.0.0.1", "password": "pw-1234"}, format="json")
+    job = Job.objects.get(pk=response.json()["job"]["uuid"])
+    assert job.state == "failed"
+    assert job.error.startswith("The agent on 127.0.0.1 cannot reach this Redis (unix://")
+    assert job.error.endswith(
+        "set NIMBO_AGENT_REDIS_URL to an address the host reaches, e.g. redis://mgmt.example.org:6379/0.")
+    assert not Host.objects.exists()
