@@ -31,12 +31,14 @@ def save_config(data):
 
 
 class Client:
-    def __init__(self, url, token=None, timeout=30):
+    def __init__(self, url, token=None, timeout=30, project=None):
         self.url = url.rstrip("/")
         self.session = requests.Session()
         self.timeout = timeout
         if token:
             self.session.headers["Authorization"] = f"Token {token}"
+        if project:  # the project the calls act in (the server checks the role there)
+            self.session.headers["X-Nimbo-Project"] = project
 
     def request(self, method, path, **kwargs):
         url = path if path.startswith("http") else f"{self.url}/api/v1/{path.lstrip('/')}"

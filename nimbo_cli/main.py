@@ -66,6 +66,8 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="nimbo", description="Nimbo's command-line client.")
     parser.add_argument("--url", default=os.environ.get("NIMBO_URL"), help="portal URL (NIMBO_URL)")
     parser.add_argument("--token", default=os.environ.get("NIMBO_TOKEN"), help="API token (NIMBO_TOKEN)")
+    parser.add_argument("--project", default=os.environ.get("NIMBO_PROJECT"),
+                        help="project to act in, name or id (NIMBO_PROJECT); default: your default project")
     parser.add_argument("-f", "--format", choices=["table", "json"], default="table")
     sub = parser.add_subparsers(dest="resource", required=True)
 
@@ -179,7 +181,7 @@ def main(argv=None, out=print, err=None):
         save_config({"url": url, "token": token})
         out(f"Logged in to {url} as {args.username}.")
         return 0
-    client = Client(url, args.token or config.get("token"))
+    client = Client(url, args.token or config.get("token"), project=args.project)
     try:
         run(args, client, out)
     except ApiError as exc:

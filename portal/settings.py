@@ -34,8 +34,23 @@ def _secret_key():
 
 SECRET_KEY = _secret_key()
 DEBUG = _env_bool("NIMBO_DEBUG")
-ALLOWED_HOSTS = os.environ.get("NIMBO_ALLOWED_HOSTS", "*").split(",")
-CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("NIMBO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+
+def _site_urls():
+    """NIMBO_URLS: the addresses people open the portal at ("https://nimbo.example.org,http://10.0.0.5:8000").
+    From this one setting come ALLOWED_HOSTS (their host names, and localhost for the machine itself) and
+    CSRF_TRUSTED_ORIGINS (the URLs); the websocket accepts pages of these origins only. Unset: any host
+    name, and pages of the host they were served from (the websocket still checks Origin)."""
+    from urllib.parse import urlsplit
+
+    urls = [u.strip().rstrip("/") for u in os.environ.get("NIMBO_URLS", "").split(",") if u.strip()]
+    hosts = [urlsplit(u).hostname for u in urls if urlsplit(u).hostname]
+    if not urls:
+        return ["*"], []
+    return [*dict.fromkeys([*hosts, "localhost", "127.0.0.1"])], urls
+
+
+ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS = _site_urls()
 
 INSTALLED_APPS = [
     "portal.apps.NimboAdminConfig",  # the admin with the sidebar in the scenarios' order
@@ -87,6 +102,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "apps.projects.views.current_project",
             ],
         },
     },

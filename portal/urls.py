@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     re_path(r"^api/", fallback.api_not_found),  # not the admin's login page below
     path("portal/", include("apps.core.urls")),
+    path("portal/", include("apps.projects.urls")),
     path("portal/", include("apps.infra.urls")),
     path("portal/networks/", include("apps.networks.urls")),
     path("", admin.site.urls),

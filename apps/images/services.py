@@ -35,6 +35,14 @@ def add_image(user=None, backup_storages=(), **fields):
     """Record the image and start one download job per backup storage. Returns (image, jobs)."""
     if not backup_storages:
         raise InvalidInput("Choose at least one backup storage.", field="backup_storages")
+    from apps.projects.access import is_cloud_admin
+
+    if not is_cloud_admin(user) and not str(fields.get("url", "")).lower().startswith(("http://", "https://")):
+        # Files on the management node are the admin's to import; a project adds images by http(s).
+        raise InvalidInput("Give an http:// or https:// URL; only a cloud admin imports files of the management "
+                           "node.", field="url")
+    if not is_cloud_admin(user) and fields.get("system"):
+        raise InvalidInput("Only a cloud admin adds System images.", field="system")
     for storage in backup_storages:
         if storage.status != StorageStatus.CONNECTED or storage.state != "Enabled":
             raise InvalidInput(f"Backup storage {storage.name} is not connected and enabled.",

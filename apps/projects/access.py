@@ -12,6 +12,7 @@ Each model has one policy:
   project's rows (another project's object answers 404, as if absent);
 - SHARED: rows of a project, or shared with every project by the admin (L3 networks, images);
 - CATALOG: readable by every signed-in user, changed by the admin (zones, instance offerings);
+- PERSONAL: a user's own rows (their API tokens, their account);
 - INFRA (every model not listed): the admin's alone; anyone else gets 403.
 """
 
@@ -26,7 +27,7 @@ from .models import DEFAULT_PROJECT_NAME, Membership, Project, Role
 PROJECT_HEADER = "HTTP_X_NIMBO_PROJECT"
 SESSION_KEY = "nimbo_project"
 
-OWNED, SHARED, CATALOG, INFRA = "owned", "shared", "catalog", "infra"
+OWNED, SHARED, CATALOG, INFRA, PERSONAL = "owned", "shared", "catalog", "infra", "personal"
 
 # model label -> (policy, path from the model to its project)
 POLICIES = {
@@ -45,7 +46,13 @@ POLICIES = {
     "infra.zone": (CATALOG, None),
     "compute.instanceoffering": (CATALOG, None),
     "projects.project": (OWNED, "pk"),
+    # A user's own rows, whatever their projects: their API tokens (listed and revoked in the portal), themselves.
+    "authtoken.token": (PERSONAL, "user"),
+    "authtoken.tokenproxy": (PERSONAL, "user"),
+    "auth.user": (PERSONAL, "pk"),
 }
+# Personal models whose own rows a user may create and delete.
+USER_WRITABLE_PERSONAL = {"authtoken.token", "authtoken.tokenproxy"}
 # Shared models whose own rows a member may create and change (the others are the admin's to make).
 MEMBER_WRITABLE_SHARED = {"images.image"}
 
@@ -101,6 +108,8 @@ class Access:
         kind, path = policy(queryset.model)
         if kind == CATALOG:
             return queryset
+        if kind == PERSONAL:
+            return queryset.filter(**{path: self.user.pk})
         if kind == INFRA or self.project is None:
             if kind == SHARED and self.authenticated:
                 return queryset.filter(shared=True)
@@ -126,9 +135,12 @@ class Access:
         """May this request create (obj None), change or delete rows of `model` / this object?"""
         if self.is_admin:
             return True
+        kind, path = policy(model)
+        if kind == PERSONAL and self.authenticated:
+            label = model._meta.label_lower
+            return label in USER_WRITABLE_PERSONAL and (obj is None or getattr(obj, "user_id", None) == self.user.pk)
         if not self.authenticated or self.project is None or self.role != Role.MEMBER:
             return False
-        kind, path = policy(model)
         if kind == OWNED and model._meta.label_lower not in ("core.job", "projects.project"):
             return True
         if kind == SHARED and model._meta.label_lower in MEMBER_WRITABLE_SHARED:

@@ -75,3 +75,22 @@ def test_set_and_filters(nimbo):
 def test_a_bad_token_is_refused(nimbo):
     code, _, err = nimbo("zone", "list", token="bad")
     assert code == 1 and err == "nimbo: Invalid token. [HTTP 401]"
+
+
+def test_a_member_acts_in_their_project_and_is_refused_infrastructure(nimbo):
+    from django.contrib.auth import get_user_model
+
+    from apps.projects.models import Membership, Project
+
+    bob = get_user_model().objects.create_user("bob", "", "correct-horse-9")
+    for name, role in (("WEB", "member"), ("OPS", "reader")):
+        Membership.objects.create(user=bob, project=Project.objects.create(name=name), role=role)
+    token = Token.objects.create(user=bob).key
+    code, _, err = nimbo("zone", "create", "ZONE9", token=token)
+    assert code == 1 and err.endswith("[HTTP 403]")
+    code, _, err = nimbo("--project", "WEB", "security", "group", "create", "web", token=token)
+    assert code == 0, err
+    code, _, err = nimbo("--project", "OPS", "security", "group", "create", "ops", token=token)
+    assert code == 1 and err == "nimbo: You are a reader in project OPS: you cannot change anything. [HTTP 403]"
+    code, out, _ = nimbo("--project", "OPS", "-f", "json", "security", "group", "list", token=token)
+    assert code == 0 and json.loads(out) == []

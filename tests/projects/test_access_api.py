@@ -150,3 +150,19 @@ def test_a_rules_remote_group_must_be_in_the_rules_project(world, client_for):
     # Even the admin, who sees both, cannot tie project A's rule to project B's group (as Neutron refuses).
     response = client_for("admin").post("/api/v1/security-group-rules/", rule, format="json")
     assert response.status_code == 400 and response.json()["error"]["field"] == "remote_group_id"
+
+
+def test_only_the_admin_shares_and_a_project_adds_images_by_http_only(world, client_for):
+    from tests.support.factories import make_local_backup_storage
+
+    storage = make_local_backup_storage()
+    image = {"name": "MINE", "url": "file:///etc/shadow", "backup_storages": [str(storage.uuid)]}
+    response = client_for("member").post("/api/v1/images/", image, format="json")
+    assert response.status_code == 400 and response.json()["error"]["field"] == "url"
+    response = client_for("member").post("/api/v1/images/", {**image, "url": "http://example.org/a.qcow2",
+                                                             "shared": True}, format="json")
+    assert response.status_code == 403
+    response = client_for("admin").patch(f"/api/v1/l3-networks/{world['hidden'].uuid}/", {"shared": True},
+                                         format="json")
+    assert response.status_code == 200 and response.json()["shared"] is True
+    assert client_for("other").get(f"/api/v1/l3-networks/{world['hidden'].uuid}/").status_code == 200

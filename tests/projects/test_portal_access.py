@@ -20,7 +20,7 @@ def portal(world):
 
 
 @pytest.mark.parametrize("url", ["/portal/clusters/new/", "/portal/networks/l3-wizard/", "/django_rq/dashboard/",
-                                 "/infra/host/", "/auth/user/", "/projects/project/add/"])
+                                 "/infra/host/", "/auth/group/", "/projects/project/add/"])
 def test_infrastructure_pages_wizards_and_the_rq_dashboard_are_the_admins(world, portal, url):
     assert portal("admin").get(url).status_code == 200
     for role in ("staff", "member", "reader"):
@@ -72,3 +72,34 @@ def test_the_job_pages_show_only_what_the_user_may_see(world, portal):
     job = Job.objects.create(kind="createSecurityGroup", project=world["a"], state="succeeded")
     assert portal("member").get(f"/portal/jobs/{job.pk}/").status_code == 200
     assert portal("other").get(f"/portal/jobs/{job.pk}/").status_code == 404
+
+
+def test_a_user_lists_and_revokes_their_own_api_tokens_only(world, portal):
+    from rest_framework.authtoken.models import Token
+
+    mine = Token.objects.create(user=world["users"]["member"])
+    theirs = Token.objects.create(user=world["users"]["other"])
+    member = portal("member")
+    page = member.get("/authtoken/tokenproxy/").content.decode()
+    assert "alice" in page and "bob" not in page
+    assert member.get(f"/authtoken/tokenproxy/{world['users']['other'].pk}/delete/").status_code == 302  # not found
+    response = member.post(f"/authtoken/tokenproxy/{world['users']['member'].pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Token.objects.filter(pk=mine.pk).exists() and Token.objects.filter(pk=theirs.pk).exists()
+    response = member.post("/authtoken/tokenproxy/add/", {"user": world["users"]["other"].pk})
+    assert response.status_code == 200 and not Token.objects.filter(user=world["users"]["other"]).count() > 1
+    response = member.post("/authtoken/tokenproxy/add/", {"user": world["users"]["member"].pk})
+    assert response.status_code == 302 and Token.objects.filter(user=world["users"]["member"]).exists()
+
+
+def test_the_portal_switches_the_current_project_among_the_users_own(world, portal):
+    from apps.projects.models import Membership
+
+    Membership.objects.create(user=world["users"]["member"], project=world["b"], role="reader")
+    member = portal("member")
+    page = member.get("/secgroups/securitygroup/").content.decode()
+    assert "SG-A" in page and "SG-B" not in page and 'name="project"' in page
+    assert member.post("/portal/project/", {"project": str(world["b"].uuid), "next": "/"}).status_code == 302
+    page = member.get("/secgroups/securitygroup/").content.decode()
+    assert "SG-B" in page and "SG-A" not in page
+    assert portal("other").post("/portal/project/", {"project": str(world["a"].uuid)}).status_code == 400

@@ -28,11 +28,13 @@ class ImageSerializer(NimboModelSerializer):
     backup_storages = serializers.SlugRelatedField(slug_field="uuid", many=True, queryset=BackupStorage.objects.all())
     copies = ImageCopySerializer(many=True, read_only=True)
     caches = ImageCacheSerializer(many=True, read_only=True)
+    project = serializers.SlugRelatedField(slug_field="uuid", read_only=True)
 
     class Meta:
         model = Image
         fields = ["uuid", "name", "description", "url", "format", "media_type", "platform", "system", "state",
-                  "actual_size", "virtual_size", "sha256", "backup_storages", "copies", "caches", "created", "updated"]
+                  "actual_size", "virtual_size", "sha256", "backup_storages", "copies", "caches", "project", "shared",
+                  "created", "updated"]
         read_only_fields = ["state", "actual_size", "virtual_size", "sha256"]
 
 

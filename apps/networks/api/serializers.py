@@ -66,11 +66,12 @@ class L3NetworkSerializer(NimboModelSerializer):
     dns = serializers.SerializerMethodField()
     network_services = NetworkServiceRefSerializer(many=True, read_only=True)
     ip_ranges = IpRangeSerializer(many=True, read_only=True)
+    project = serializers.SlugRelatedField(slug_field="uuid", read_only=True)
 
     class Meta:
         model = L3Network
         fields = ["uuid", "name", "description", "l2_network", "l2_network_name", "zone", "type", "system",
-                  "dns_domain", "dns", "network_services", "ip_ranges", "created", "updated"]
+                  "dns_domain", "dns", "network_services", "ip_ranges", "project", "shared", "created", "updated"]
 
     def get_dns(self, obj) -> list[str]:
         return obj.dns_addresses()
