@@ -132,6 +132,8 @@ def add_nics(group, nics):
     attached = set(group.l3_refs.values_list("l3_network_id", flat=True))
     members = set(group.nic_refs.values_list("vm_nic_id", flat=True))
     for nic in nics:
+        if group.project_id and nic.vm_instance.project_id not in (None, group.project_id):
+            raise InvalidInput(f"VM NIC {nic} is not in the project of security group {group}.", field="nics")
         if nic.l3_network_id not in attached:
             raise InvalidInput(f"VM NIC {nic} is on L3 network {nic.l3_network}, which security group {group} "
                                "is not attached to.", field="nics")

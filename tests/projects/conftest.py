@@ -37,9 +37,15 @@ def world(db):
     group = SecurityGroup.objects.create(name="SG-A", project=a)
     rule = SecurityGroupRule.objects.create(security_group=group, protocol=6, port_range_min=22, port_range_max=22)
     group_b = SecurityGroup.objects.create(name="SG-B", project=b)
-    return {"a": a, "b": b, "users": users, "public": public, "private": private, "hidden": hidden, "vm": vm,
+    from apps.vrouter.models import Eip, PortForwardingRule
+
+    vip = make_vip(public, project=a)
+    pf = PortForwardingRule.objects.create(name="PF-A", vip=vip, protocol="TCP", vip_port_start=22, vip_port_end=22,
+                                           project=a)
+    eip = Eip.objects.create(name="EIP-A", vip=make_vip(public, name="VIP-EIP", project=a), project=a)
+    return {"a": a, "b": b, "users": users, "pf": pf, "eip": eip, "public": public, "private": private, "hidden": hidden, "vm": vm,
             "nic": vm.nics.get(), "group": group, "rule": rule, "group_b": group_b,
-            "vip": make_vip(public, project=a), "zone": public.l2_network.zone}
+            "vip": vip, "zone": public.l2_network.zone}
 
 
 @pytest.fixture

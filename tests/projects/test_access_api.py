@@ -73,6 +73,42 @@ MATRIX = [
     ("get", lambda w: f"/api/v1/vm-nics/{w['nic'].uuid}/firewall/", None,
      dict(admin=200, member=200, reader=200, other=404, staff=404, anon=401)),
     ("get", lambda w: "/api/v1/jobs/", None, dict(admin=200, member=200, reader=200, other=200, staff=200, anon=401)),
+    ("get", lambda w: f"/api/v1/port-forwarding-rules/{w['pf'].uuid}/", None,
+     dict(admin=200, member=200, reader=200, other=404, staff=404, anon=401)),
+    ("patch", lambda w: f"/api/v1/port-forwarding-rules/{w['pf'].uuid}/", lambda w: {"description": "x"},
+     dict(admin=200, member=200, reader=403, other=404, staff=403, anon=401)),
+    ("post", lambda w: f"/api/v1/port-forwarding-rules/{w['pf'].uuid}/attach/", lambda w: {"vm_nic": str(w["nic"].uuid)},
+     dict(admin=200, member=200, reader=403, other=404, staff=403, anon=401)),
+    ("post", lambda w: "/api/v1/port-forwarding-rules/",
+     lambda w: {"name": "PF2", "vip": str(w["vip"].uuid), "protocol": "UDP", "vip_port_start": 53, "vip_port_end": 53},
+     dict(admin=201, member=201, reader=403, other=400, staff=403, anon=401)),
+    ("get", lambda w: f"/api/v1/eips/{w['eip'].uuid}/", None,
+     dict(admin=200, member=200, reader=200, other=404, staff=404, anon=401)),
+    ("delete", lambda w: f"/api/v1/eips/{w['eip'].uuid}/", None,
+     dict(admin=204, member=204, reader=403, other=404, staff=403, anon=401)),
+    ("post", lambda w: f"/api/v1/eips/{w['eip'].uuid}/attach/", lambda w: {"vm_nic": str(w["nic"].uuid)},
+     dict(admin=200, member=200, reader=403, other=404, staff=403, anon=401)),
+    ("get", lambda w: "/api/v1/volumes/", None, dict(admin=200, member=200, reader=200, other=200, staff=200, anon=401)),
+    ("get", lambda w: "/api/v1/images/", None, dict(admin=200, member=200, reader=200, other=200, staff=200, anon=401)),
+    ("get", lambda w: "/api/v1/instance-offerings/", None,
+     dict(admin=200, member=200, reader=200, other=200, staff=200, anon=401)),
+    ("post", lambda w: "/api/v1/instance-offerings/", lambda w: {"name": "BIG", "cpu_num": 8, "memory_size": "8G"},
+     dict(admin=201, member=403, reader=403, other=403, staff=403, anon=401)),
+    ("get", lambda w: "/api/v1/primary-storages/", None,
+     dict(admin=200, member=403, reader=403, other=403, staff=403, anon=401)),
+    ("get", lambda w: "/api/v1/backup-storages/", None,
+     dict(admin=200, member=403, reader=403, other=403, staff=403, anon=401)),
+    ("get", lambda w: "/api/v1/ip-ranges/", None, dict(admin=200, member=403, reader=403, other=403, staff=403, anon=401)),
+    ("get", lambda w: "/api/v1/virtual-routers/", None,
+     dict(admin=200, member=403, reader=403, other=403, staff=403, anon=401)),
+    ("get", lambda w: "/api/v1/virtual-router-offerings/", None,
+     dict(admin=200, member=403, reader=403, other=403, staff=403, anon=401)),
+    ("get", lambda w: f"/api/v1/projects/{w['a'].uuid}/", None,
+     dict(admin=200, member=200, reader=200, other=404, staff=404, anon=401)),
+    ("post", lambda w: "/api/v1/projects/", lambda w: {"name": "NEW"},
+     dict(admin=201, member=403, reader=403, other=403, staff=403, anon=401)),
+    ("post", lambda w: f"/api/v1/projects/{w['a'].uuid}/members/", lambda w: {"user": "bob", "role": "member"},
+     dict(admin=200, member=403, reader=403, other=403, staff=403, anon=401)),
 ]
 
 
@@ -166,3 +202,10 @@ def test_only_the_admin_shares_and_a_project_adds_images_by_http_only(world, cli
                                          format="json")
     assert response.status_code == 200 and response.json()["shared"] is True
     assert client_for("other").get(f"/api/v1/l3-networks/{world['hidden'].uuid}/").status_code == 200
+
+
+def test_even_the_admin_cannot_put_one_projects_nic_in_anothers_group(world, client_for):
+    response = client_for("admin").post(f"/api/v1/security-groups/{world['group_b'].uuid}/nics/",
+                                        {"nics": [str(world["nic"].uuid)]}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == f"VM NIC {world['nic']} is not in the project of security group SG-B."

@@ -37,7 +37,7 @@ def check_nic_for_nat(nic, vip, service_type, field="vm_nic"):
         raise ValidationError({field: f"VM {vm} is not a user VM."})
     if vm.state not in ATTACHABLE_VM_STATES:
         raise ValidationError({field: f"VM {vm} is {vm.state}; it must be Running or Stopped."})
-    if vip.project_id and vm.project_id != vip.project_id:
+    if vip.project_id and vm.project_id not in (None, vip.project_id):  # no project: the admin's own VM
         raise ValidationError({field: f"VM {vm} is not in the project of VIP {vip}."})
     if vm.zone_id != vip.l3_network.l2_network.zone_id:
         raise ValidationError({field: f"VM {vm} is not in the zone of VIP {vip}."})
