@@ -256,21 +256,3 @@ def test_eip_vip_inside_the_guest_range_is_refused(api, net):
     assert error(post(api, "/api/v1/eips/", {"name": "E", "vip": str(vip.uuid), "vm_nic": str(net["nic"].uuid)}),
                  400) == {"code": "invalid", "field": "vm_nic",
                           "message": "VIP INSIDE lies in the guest range of L3 network PRIVATE."}
-
-
-# --- Lists -----------------------------------------------------------------------------------------
-
-
-def test_list_endpoints_keep_a_constant_number_of_queries(api, net, django_assert_max_num_queries):
-    make_vr_offering(net["public"])
-    for i in range(6):
-        vm = make_vm(name=f"VM-{i}", l3s=[net["private"]])
-        vip = make_vip(net["public"], name=f"VIP-{i}")
-        PortForwardingRule.objects.create(name=f"PF-{i}", vip=vip, protocol="TCP", vip_port_start=22,
-                                          vip_port_end=22, guest_port_start=22, guest_port_end=22,
-                                          vm_nic=vm.nics.get())
-        Eip.objects.create(name=f"EIP-{i}", vip=make_vip(net["public"], name=f"EVIP-{i}"))
-    for url, count in [("/api/v1/vips/", 12), ("/api/v1/port-forwarding-rules/", 6), ("/api/v1/eips/", 6),
-                       ("/api/v1/virtual-router-offerings/", 1)]:
-        with django_assert_max_num_queries(4):
-            assert body(api.get(url), 200)["count"] == count, url
