@@ -83,6 +83,8 @@ def main():
     subprocess.run([*manage, "reconcile_firewalls", "--schedule"], check=True, env=_env())
     # So does the check of virtual routers (a dead dnsmasq or namespace is rebuilt), quiet unless it repairs.
     subprocess.run([*manage, "reconcile_routers", "--schedule"], check=True, env=_env())
+    # Sandbox hosts whose machine or agent is gone (sandbox_down, a reboot) are reconnected by jobs.
+    subprocess.run([*manage, "sandbox_up"], check=True, env=_env())
 
     host = os.environ.get("NIMBO_HOST", "0.0.0.0")
     port = os.environ.get("NIMBO_PORT", "8000")
@@ -98,8 +100,23 @@ def main():
         procs[f"worker-{index}"] = subprocess.Popen(args, env=_env(), cwd=BASE, start_new_session=True)
     # Heartbeats of the host agents -> host status (each host's agent serves its own queue).
     procs["host-monitor"] = subprocess.Popen([*manage, "host_monitor"], env=_env(), cwd=BASE, start_new_session=True)
-    log.info("Nimbo is up: http://localhost:%s/ (Ctrl-C stops everything)", port)
-    sys.exit(supervise(procs))
+    log.info("Nimbo is up: http://localhost:%s/ (Ctrl-C stops it; sandbox hosts keep running)", port)
+    code = supervise(procs)
+    say_what_stays_up(manage)
+    sys.exit(code)
+
+
+def say_what_stays_up(manage):
+    """The sandbox hosts are machines of their own: they keep running after `make run` stops. Say so."""
+    try:
+        lines = subprocess.run([*manage, "sandbox_down", "--list"], env=_env(), capture_output=True, text=True,
+                               timeout=60).stdout.splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return
+    if lines:
+        print("Still running (machines of their own, as real hosts would be):", *(f"  - {line}" for line in lines),
+              "The next `make run` takes them back. To stop them: .venv/bin/python manage.py sandbox_down",
+              sep="\n", flush=True)
 
 
 def worker_queues():

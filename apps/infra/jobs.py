@@ -48,7 +48,8 @@ def connect_host(ctx, host_uuid, adding=False, accept_new_host_key=False):
             with ctx.step(f"Build the sandbox host (namespace {host.netns})", progress=10):
                 built_sandbox = sandbox.ensure_machine(host.netns, host.management_ip, host.password, host.ssh_port)
         with ctx.step(f"Log in over SSH as {host.username}@{host.management_ip}:{host.ssh_port}", progress=20):
-            known = "" if accept_new_host_key else host.host_key
+            # A sandbox machine Nimbo has just built (again) has a new host key by construction.
+            known = "" if accept_new_host_key or built_sandbox else host.host_key
             with ssh.connect(host.management_ip, host.ssh_port, host.username, host.password,
                              known_host_key=known, netns=host.netns) as conn:
                 status, out, _ = conn.run("id -u")
