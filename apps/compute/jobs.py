@@ -139,19 +139,36 @@ def start_vm(ctx, vm):
 
 
 def create_vm(ctx, vm):
-    """Job: the first start of a new VM; if it cannot be placed, the VM is removed and its IPs released."""
+    """Job: the first start of a new VM; if it fails, the VM is left in Error with its guest removed from the
+    host it was placed on and its addresses released (a failed VM never holds addresses others need)."""
+    from apps.core.jobs import EXPECTED_ERRORS
+
     try:
         return start_vm(ctx, vm)
-    except JobFailed:
-        record = VmInstance.objects.filter(pk=vm).first()
-        if record is not None and record.host_id is None:
+    except EXPECTED_ERRORS:
+        record = VmInstance.objects.select_related("host__cluster").filter(pk=vm).first()
+        if record is not None and record.state != VmState.RUNNING:
             from .services import delete_nic
 
+            if record.host_id is not None and any(step["name"].startswith("Start the guest")
+                                                  for step in ctx.job.steps):
+                _forget_guest(record)
             with transaction.atomic():
                 for nic in list(record.nics.select_related("used_ip")):
                     delete_nic(nic)
                 _set_state(record, VmState.ERROR)
         raise
+
+
+def _forget_guest(vm):
+    """Remove what a failed first start may have left of the guest on its host (best effort)."""
+    from apps.core.exceptions import NimboError
+
+    op = "guests.destroy" if vm.guest_kind == GuestKind.NAMESPACE else "domains.destroy_guest"
+    try:
+        call_host(vm.host, op, guest_spec(vm, vm.host), timeout=60)
+    except NimboError as exc:
+        log.warning("VM %s: its guest could not be removed from %s after a failed start: %s", vm, vm.host, exc)
 
 
 def _stop_guest(vm, host, timeout):
@@ -215,7 +232,7 @@ def destroy_vm(ctx, vm, timeout=5):
             call_host(host, op, spec, timeout=60)
     l3s = [n.l3_network for n in vm.nics.select_related("l3_network__l2_network")]
     for l3 in l3s:
-        if served_by_router(l3) and hasattr(l3, "virtual_router"):
+        if served_by_router(l3) and hasattr(l3, "virtual_router") and l3.virtual_router.host_id:
             ensure_router_for(l3, l3.virtual_router.host, ctx)
     with ctx.step("Release volumes and addresses", progress=90):
         for volume in list(vm.volumes.all()):

@@ -91,8 +91,12 @@ def create_vm(*, name, l3_networks, instance_offering=None, image=None, hostname
     vm = create_object(VmInstance, {"name": name, "description": description, "hostname": hostname, "type": type,
                                     "instance_offering": instance_offering, "image": image, "zone": zone,
                                     "state": VmState.CREATED, "guest_kind": guest_kind, "project": project})
+    from apps.vrouter.routers import reserve_router
+
     for index, l3 in enumerate(l3_networks):
         create_nic(vm, l3, ip=static_ips.get(str(l3.pk)), device_index=index)
+        if type == VmType.USER:
+            reserve_router(l3)  # the router's address too, in this transaction: a burst cannot take it
     return vm
 
 

@@ -75,15 +75,23 @@ def _lock(l3):
                                                     sleep=0.01)
 
 
-def _names(l3, host):
+def _names(l3, host=None):
     """The router's namespace (its state directory too) and private leg. The namespace names the host as
     well: a router moved between two sandbox hosts of one machine is two namespaces for a moment."""
     hexid = l3.pk.hex if hasattr(l3.pk, "hex") else str(l3.pk).replace("-", "")
-    hosthex = host.pk.hex if hasattr(host.pk, "hex") else str(host.pk).replace("-", "")
+    hosthex = "" if host is None else (host.pk.hex if hasattr(host.pk, "hex") else str(host.pk).replace("-", ""))
     return f"nimbo-vr-{hexid[:8]}-{hosthex[:4]}", f"vr{hexid[:10]}"
 
 
-def _boot_record(l3, host):
+def reserve_router(l3):
+    """Inside the operation that gives a VM its NIC on `l3` (after its address, under IPAM's lock of the L3's
+    ranges): the L3's router record and its private address, taken now rather than when the first VM's job
+    runs, so VMs created at once can never leave the router without an address. Not booted (no host)."""
+    if served_by_router(l3) and not VirtualRouter.objects.filter(l3_network=l3).exists():
+        _router_record(l3)
+
+
+def _router_record(l3):
     from apps.networks.ipam import allocate_ip
 
     ip_range = l3.ip_ranges.order_by("start_ip").first()
@@ -91,30 +99,39 @@ def _boot_record(l3, host):
         from apps.core.exceptions import JobFailed
 
         raise JobFailed(f"L3 network {l3.name} has no IP range: its router has no address to take.")
-    namespace, leg = _names(l3, host)
-    vr = VirtualRouter(name=f"vr-{l3.name}"[:255], l3_network=l3, host=host, namespace=namespace, leg=leg,
-                       netmask=ip_range.netmask, state=RouterState.STARTING)
-    public_l3 = None
+    vr = VirtualRouter(name=f"vr-{l3.name}"[:255], l3_network=l3, leg=_names(l3)[1], netmask=ip_range.netmask,
+                       state=RouterState.STOPPED)
     if needs_public_leg(l3):
         vr.address = ip_range.gateway
-        public_l3 = public_l3_of(l3)
-        if public_l3 is None:
-            from apps.core.exceptions import JobFailed
-
-            raise JobFailed(f"Zone {l3.l2_network.zone} has no default virtual router offering: the router of "
-                            f"{l3.name} has no public network for SNAT, port forwarding and EIPs.")
     with transaction.atomic():
         vr.save()
         if not vr.address:
             used = allocate_ip(l3, owner=vr)
             vr.used_ip, vr.address = used, used.ip
             vr.save(update_fields=["used_ip", "address"])
-        if public_l3 is not None:
-            used = allocate_ip(public_l3, owner=vr)
-            vr.public_l3, vr.public_used_ip, vr.public_address = public_l3, used, used.ip
-            vr.public_netmask, vr.public_gateway, vr.public_leg = used.netmask, used.gateway, f"vp{leg[2:]}"
-            vr.save(update_fields=["public_l3", "public_used_ip", "public_address", "public_netmask",
-                                   "public_gateway", "public_leg"])
+    return vr
+
+
+def _place(vr, host):
+    """Give the router its host (its namespace there) and, for NAT, its public leg's address."""
+    from apps.networks.ipam import allocate_ip
+
+    l3 = vr.l3_network
+    vr.host, vr.namespace, vr.state = host, _names(l3, host)[0], RouterState.STARTING
+    fields = ["host", "namespace", "state"]
+    if needs_public_leg(l3) and not vr.public_address:
+        public_l3 = public_l3_of(l3)
+        if public_l3 is None:
+            from apps.core.exceptions import JobFailed
+
+            raise JobFailed(f"Zone {l3.l2_network.zone} has no default virtual router offering: the router of "
+                            f"{l3.name} has no public network for SNAT, port forwarding and EIPs.")
+        used = allocate_ip(public_l3, owner=vr)
+        vr.public_l3, vr.public_used_ip, vr.public_address = public_l3, used, used.ip
+        vr.public_netmask, vr.public_gateway, vr.public_leg = used.netmask, used.gateway, f"vp{vr.leg[2:]}"
+        fields += ["public_l3", "public_used_ip", "public_address", "public_netmask", "public_gateway", "public_leg"]
+    with transaction.atomic():
+        vr.save(update_fields=fields)
     return vr
 
 
@@ -230,15 +247,17 @@ def ensure_router_for(l3, host, ctx=None):
     requested = time.time()
     with _lock(l3):
         applied = float(redis.get(_applied_key(l3)) or 0)
-        if applied > requested and VirtualRouter.objects.filter(l3_network=l3).exists():
+        if applied > requested and VirtualRouter.objects.filter(l3_network=l3, host__isnull=False).exists():
             if ctx is not None:
                 ctx.skip(f"Update the virtual router of {l3.name}", "another VM's job just updated it with this NIC")
             return []
         reading = time.time()  # NICs committed before this moment are in what apply() reads
         vr = _routers().filter(l3_network=l3).first()
-        booting = vr is None
+        if vr is None:  # an L3 that got its router services after its VMs were created
+            vr = _router_record(l3)
+        booting = vr.host_id is None
         if booting:
-            vr = _boot_record(l3, host)
+            _place(vr, host)
             if not settings.NIMBO_JOBS_INLINE:
                 schedule_reconcile()
         step = f"Boot the virtual router of {l3.name} on {vr.host.name}" if booting else \
