@@ -50,3 +50,4 @@ class NimboModelSerializer(serializers.ModelSerializer):
 
 
 __all__ = ["NimboModelSerializer", "SizeSerializerField", "format_size"]
+from apps.core.api import schema as _schema  # noqa: E402,F401 - registers the size field's OpenAPI form
