@@ -79,6 +79,8 @@ def main():
     manage = [python, str(BASE / "manage.py")]
     subprocess.run([*manage, "migrate", "--noinput"], check=True, env=_env())
     subprocess.run([*manage, "ensure_admin"], check=True, env=_env())
+    # Jobs a stop of the management node interrupted end Failed with the reason (before any worker runs).
+    subprocess.run([*manage, "resolve_interrupted_jobs"], check=True, env=_env())
     # The periodic security-group reconcile (drift repair) runs from the first start on.
     subprocess.run([*manage, "reconcile_firewalls", "--schedule"], check=True, env=_env())
     # So does the check of virtual routers (a dead dnsmasq or namespace is rebuilt), quiet unless it repairs.
