@@ -26,6 +26,8 @@ RESOURCES = {
     "vip": ("vips", ["uuid", "name", "ip", "l3_network"]),
     "port-forwarding-rule": ("port-forwarding-rules", ["uuid", "name", "protocol", "vip_port_start", "vip_port_end"]),
     "eip": ("eips", ["uuid", "name", "vip", "vm_nic"]),
+    "virtual-router": ("virtual-routers", ["uuid", "name", "l3_network_name", "host_name", "state", "address",
+                                           "public_address"]),
     "security-group": ("security-groups", ["uuid", "name", "description", "revision_number"]),
     "security-group-rule": ("security-group-rules", ["id", "direction", "ethertype", "protocol", "port_range_min",
                                                      "port_range_max", "remote_ip_prefix", "remote_group_id"]),

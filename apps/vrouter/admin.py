@@ -158,16 +158,17 @@ class EipAdmin(NicActionsMixin, ObjectActionAdmin):
 
 @admin.register(VirtualRouter)
 class VirtualRouterAdmin(admin.ModelAdmin):
-    """Virtual routers: booted by the first VM of their L3 and repaired by the reconcile job (read-only here)."""
+    """Virtual routers: booted by the first VM of their L3, repaired by the periodic check; rebuilt or deleted
+    here through the same services as the API (each a job or an operation)."""
 
     state_badge = badge_column("state")
-    list_display = ["name", "l3_network", "state_badge", "host", "address", "namespace", "last_repair", "last_repaired",
-                    "updated"]
+    list_display = ["name", "l3_network", "state_badge", "host", "address", "public_address", "namespace",
+                    "last_repair", "last_repaired", "updated"]
     list_filter = ["state"]
-    search_fields = ["name", "address", "namespace"]
+    search_fields = ["name", "address", "public_address", "namespace"]
     list_select_related = ["l3_network", "host"]
     readonly_fields = [f.name for f in VirtualRouter._meta.fields]
-    actions = ["reconcile"]
+    actions = ["reconcile", "rebuild", "remove"]
 
     def has_add_permission(self, request):
         return False
@@ -176,7 +177,7 @@ class VirtualRouterAdmin(admin.ModelAdmin):
         return obj is None and super().has_change_permission(request)  # a router's page is read-only: no Save
 
     def has_delete_permission(self, request, obj=None):
-        return False
+        return False  # through the "remove" action: refused while VMs use the router's network
 
     @admin.action(description="Check and repair every router now (a job)")
     def reconcile(self, request, queryset):
@@ -184,3 +185,23 @@ class VirtualRouterAdmin(admin.ModelAdmin):
 
         job = reconcile_routers(user=request.user)
         self.message_user(request, f"Reconcile started (job {job.uuid}).", messages.SUCCESS)
+
+    @admin.action(description="Rebuild the selected routers on their hosts (jobs)")
+    def rebuild(self, request, queryset):
+        self._each(request, queryset, lambda vr: services.rebuild_virtual_router(vr, user=request.user),
+                   "rebuild started")
+
+    @admin.action(description="Delete the selected routers (once no VM uses their network)")
+    def remove(self, request, queryset):
+        self._each(request, queryset, lambda vr: services.delete_virtual_router(vr, user=request.user), "deleted")
+
+    def _each(self, request, queryset, call, done):
+        from apps.core.jobs import EXPECTED_ERRORS, describe_error
+
+        for vr in queryset.select_related("host__cluster", "l3_network__l2_network", "public_l3__l2_network"):
+            try:
+                call(vr)
+            except EXPECTED_ERRORS as exc:
+                self.message_user(request, f"{vr.name}: {describe_error(exc)[0]}", messages.ERROR)
+            else:
+                self.message_user(request, f"{vr.name}: {done}.", messages.SUCCESS)

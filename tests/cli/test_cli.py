@@ -94,3 +94,34 @@ def test_a_member_acts_in_their_project_and_is_refused_infrastructure(nimbo):
     assert code == 1 and err == "nimbo: You are a reader in project OPS: you cannot change anything. [HTTP 403]"
     code, out, _ = nimbo("--project", "OPS", "-f", "json", "security", "group", "list", token=token)
     assert code == 0 and json.loads(out) == []
+
+
+def test_virtual_routers_are_listed_shown_rebuilt_and_deleted(nimbo, api):
+    """A router reserved by its network's first VM: listed and shown by name; rebuilding one with no host
+    and deleting one that still serves a VM are refused with the reason; deleted once the VM is gone."""
+    from apps.compute.models import VmInstance
+    from apps.vrouter.models import VirtualRouter
+    from tests.support.factories import make_cluster, make_image, make_offering
+
+    zone = str(make_cluster().zone.uuid)
+    l2 = api.post("/api/v1/l2-networks/", {"name": "L2", "zone": zone, "type": "L2NoVlanNetwork",
+                                           "physical_interface": "eth0"}, format="json").json()["uuid"]
+    l3 = api.post("/api/v1/l3-networks/", {"name": "NET", "l2_network": l2}, format="json").json()["uuid"]
+    api.post(f"/api/v1/l3-networks/{l3}/ip-ranges/", {"name": "R", "network_cidr": "10.50.0.0/24"}, format="json")
+    api.post(f"/api/v1/l3-networks/{l3}/network-services/", {"services": {"VirtualRouter": ["DHCP"]}}, format="json")
+    vm = api.post("/api/v1/vms/", {"name": "A", "instance_offering": str(make_offering().uuid),
+                                   "image": str(make_image("img").uuid), "l3_networks": [l3], "start": False},
+                  format="json").json()
+    code, out, _ = nimbo("virtual-router", "list")
+    row = [c.strip() for c in out.splitlines()[3].split("|")[2:-1]]
+    assert code == 0 and row == ["vr-NET", "NET", "", "Stopped", "10.50.0.3", ""], out
+    code, out, _ = nimbo("-f", "json", "virtual-router", "show", "vr-NET")
+    assert json.loads(out)["services"] == ["DHCP"] and json.loads(out)["host"] is None
+    code, _, err = nimbo("virtual-router", "action", "vr-NET", "rebuild")
+    assert code == 1 and err == "nimbo: Virtual router vr-NET has no host; the next VM on NET boots it. [HTTP 409]"
+    code, _, err = nimbo("virtual-router", "delete", "vr-NET")
+    assert code == 1 and err == ("nimbo: Virtual router vr-NET still serves 1 VM NIC on L3 network NET; rebuild or "
+                                 "migrate it instead. [HTTP 409]")
+    VmInstance.objects.get(pk=vm["uuid"]).nics.all().delete()
+    assert nimbo("virtual-router", "delete", "vr-NET")[0] == 0
+    assert not VirtualRouter.objects.exists()

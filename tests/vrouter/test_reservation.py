@@ -73,3 +73,34 @@ def test_a_vm_whose_first_start_fails_after_placement_releases_its_address(api, 
     assert (shown["state"], shown["nics"]) == ("Error", [])
     # Only the router's gateway address (not from the range) is held: the range is whole again.
     assert body(api.get(f"/api/v1/l3-networks/{l3}/used-ips/"), 200)["results"] == []
+
+
+def test_the_admin_deletes_an_unused_router_and_says_why_it_keeps_a_used_one(client, user, api):
+    from django.urls import reverse
+
+    from apps.compute.models import VmInstance
+
+    zone = str(make_cluster().zone.uuid)
+    l2 = body(api.post("/api/v1/l2-networks/", {"name": "L2", "zone": zone, "type": "L2NoVlanNetwork",
+                                                "physical_interface": "eth0"}, format="json"), 201)["uuid"]
+    l3 = body(api.post("/api/v1/l3-networks/", {"name": "NET", "l2_network": l2}, format="json"), 201)["uuid"]
+    body(api.post(f"/api/v1/l3-networks/{l3}/ip-ranges/", {"name": "R", "network_cidr": "10.60.0.0/24"},
+                  format="json"), 201)
+    body(api.post(f"/api/v1/l3-networks/{l3}/network-services/", {"services": {"VirtualRouter": ["DHCP"]}},
+                  format="json"), 200)
+    vm = body(api.post("/api/v1/vms/", {"name": "A", "instance_offering": str(make_offering().uuid),
+                                        "image": str(make_image("img").uuid), "l3_networks": [l3], "start": False},
+                       format="json"), 201)
+    vr = VirtualRouter.objects.get()
+    client.force_login(user)
+    url = reverse("admin:vrouter_virtualrouter_changelist")
+
+    def remove():
+        page = client.post(url, {"action": "remove", "_selected_action": [str(vr.pk)]}, follow=True)
+        return [str(m) for m in page.context["messages"]]
+
+    assert remove() == ["vr-NET: Virtual router vr-NET still serves 1 VM NIC on L3 network NET; rebuild or "
+                        "migrate it instead."]
+    VmInstance.objects.get(pk=vm["uuid"]).nics.all().delete()
+    assert remove() == ["vr-NET: deleted."]
+    assert not VirtualRouter.objects.exists()

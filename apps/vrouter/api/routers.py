@@ -43,6 +43,7 @@ class VirtualRouterViewSet(mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewS
                 .prefetch_related("l3_network__network_services").order_by("name"))
     serializer_class = VirtualRouterSerializer
     filterset_fields = {"l3_network": ["exact"], "host": ["exact"], "state": ["exact"]}
+    search_fields = ["name", "address", "public_address"]
 
     def destroy(self, request, *args, **kwargs):
         """Remove the router from its host and release its addresses; 409 while a VM uses its network."""
