@@ -34,8 +34,12 @@ def redis_connection():
     return django_rq.get_connection("default")
 
 
-def call_queue(queue_name, operation, payload=None, *, timeout=60, target="the host"):
-    """Run `operation(**payload)` on the agent serving `queue_name`; its result, or a readable error."""
+def call_queue(queue_name, operation, payload=None, *, timeout=60, target="the host", alive=None):
+    """Run `operation(**payload)` on the agent serving `queue_name`; its result, or a readable error.
+
+    `alive()`, when given, says whether the agent still beats: a call whose agent died under it (killed,
+    its host rebooted) fails as soon as the heartbeat is gone instead of waiting out its timeout.
+    """
     if getattr(settings, "NIMBO_HOST_CALLS_INLINE", False):
         from workers.host.agent import dispatch
 
@@ -46,7 +50,12 @@ def call_queue(queue_name, operation, payload=None, *, timeout=60, target="the h
             "workers.host.agent.dispatch", args=(operation, payload or {}), timeout=timeout,
             ttl=timeout, result_ttl=600, failure_ttl=600,
         )
-        result = _wait_for_result(job, timeout)
+        result = _wait_for_result(job, timeout, alive)
+        if result is _AGENT_GONE:
+            with contextlib.suppress(InvalidJobOperation, NoSuchJobError, ValueError):
+                job.delete()
+            raise HostUnreachable(f"{target} stopped answering while it ran {operation}: its agent is gone (no "
+                                  "heartbeat). What the operation did so far is repaired when the host is back.")
         if result is None:
             # The agent may be ending this very job now (its own timeout fires about as ours does):
             # RQ then finds its records half gone. Removing it is best effort; the answer is the same.
@@ -66,9 +75,13 @@ def call_queue(queue_name, operation, payload=None, *, timeout=60, target="the h
     return answer.get("result")
 
 
-def _wait_for_result(job, timeout):
+_AGENT_GONE = object()
+
+
+def _wait_for_result(job, timeout, alive=None):
     """The job's result, waited for in short blocking reads: redis-py gives connections a 5 s socket
-    timeout by default, so one long blocking XREAD would fail as a socket error after 5 s."""
+    timeout by default, so one long blocking XREAD would fail as a socket error after 5 s. `_AGENT_GONE`
+    when `alive()` says the agent stopped beating (and no result came meanwhile)."""
     deadline = time.monotonic() + timeout
     while True:
         left = deadline - time.monotonic()
@@ -77,10 +90,13 @@ def _wait_for_result(job, timeout):
         result = job.latest_result(timeout=max(1, min(2, int(left))))
         if result is not None:
             return result
+        if alive is not None and not alive():
+            return job.latest_result() or _AGENT_GONE
 
 
 def call_host(host, operation, payload=None, *, timeout=60):
-    return call_queue(host.queue_name, operation, payload, timeout=timeout, target=f"Host {host.name}")
+    return call_queue(host.queue_name, operation, payload, timeout=timeout, target=f"Host {host.name}",
+                      alive=lambda: last_heartbeat(host.uuid) is not None)
 
 
 def last_heartbeat(host_uuid, connection=None):

@@ -142,18 +142,28 @@ def started_daemons():
 
 
 @operation("host.libvirt")
-def check_libvirt():
-    """Libvirt answers on this host, started here if nothing runs it: {version, started}."""
+def check_libvirt(attempts=3):
+    """Libvirt answers on this host, started here if nothing runs it: {version, started}.
+
+    A libvirtd started a moment ago may drop its first clients while it sets its drivers up: the
+    check asks again (on a new connection) before it says libvirt does not answer.
+    """
     import libvirt
 
-    try:
-        started = ensure_libvirtd()
-        conn = connection()
-        version = conn.getLibVersion()
-        conn.getCapabilities()  # the QEMU driver answers, not only the daemon
-    except (DomainError, libvirt.libvirtError) as exc:
-        message = exc.get_error_message() if isinstance(exc, libvirt.libvirtError) else str(exc)
-        raise HostOpError(f"libvirt does not answer: {message}") from exc
+    started = []
+    for attempt in range(attempts):
+        try:
+            started += ensure_libvirtd()
+            conn = connection()
+            version = conn.getLibVersion()
+            conn.getCapabilities()  # the QEMU driver answers, not only the daemon
+            break
+        except (DomainError, libvirt.libvirtError) as exc:
+            message = exc.get_error_message() if isinstance(exc, libvirt.libvirtError) else str(exc)
+            if isinstance(exc, DomainError) or attempt == attempts - 1:
+                raise HostOpError(f"libvirt does not answer: {message}") from exc
+            _close()
+            time.sleep(0.5)
     return {"version": f"{version // 1000000}.{version // 1000 % 1000}.{version % 1000}", "started": started}
 
 
