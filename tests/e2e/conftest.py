@@ -26,9 +26,10 @@ def _free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def portal():
-    """A running portal on a free port with its own var/ directory; stopped and removed after."""
+    """A running portal on a free port with its own var/ directory (and so its own sandbox network), one
+    per test module: scenarios 01 and 02 both use eth0 untagged in CLUSTER1. Stopped and removed after."""
     var = Path(tempfile.mkdtemp(prefix="nimbo-e2e-"))
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE")}

@@ -11,62 +11,9 @@ import pytest
 from tests.support.sandbox import free_ip
 
 from .conftest import login, shot
+from .steps import GUEST_IMAGE, api, badge, choose, only, save, terminal, terminal_text, toast
 
 pytestmark = [pytest.mark.slow, pytest.mark.root]
-
-GUEST_IMAGE = "images/nimbo-guest.qcow2"
-
-
-def save(page):
-    page.click("input[name=_save]")
-    page.wait_for_load_state()
-    errors = page.locator(".errornote, .errorlist")
-    assert errors.count() == 0, errors.all_inner_texts()
-
-
-def choose(page, select, text):
-    """Select the option whose label contains `text`."""
-    value = page.locator(f"{select} option", has_text=text).first.get_attribute("value")
-    page.select_option(select, value=value)
-
-
-def toast(page, text, timeout=60000):
-    page.locator(".nimbo-toast", has_text=text).first.wait_for(timeout=timeout)
-
-
-def badge(page, pk, state, timeout=90000):
-    """Wait, without reloading, for the state badge of object `pk` to read `state`."""
-    page.wait_for_function(
-        "([pk, state]) => [...document.querySelectorAll(`.nimbo-badge[data-pk='${pk}']`)].some(b => b.dataset.state === state)",
-        arg=[pk, state], timeout=timeout)
-
-
-def terminal_text(page):
-    return page.evaluate("""() => {
-        const b = window.nimboTerminal.buffer.active; const lines = [];
-        for (let i = 0; i < b.length; i++) lines.push(b.getLine(i).translateToString(true));
-        return lines.join("\\n"); }""")
-
-
-def terminal(page, command, expect, timeout=20000):
-    """Type `command` in the VM page's console and wait until `expect` appears on a line of its own."""
-    page.click("#vm-terminal")
-    page.keyboard.type(command)
-    page.keyboard.press("Enter")
-    page.wait_for_function("""(expect) => {
-        const b = window.nimboTerminal.buffer.active;
-        for (let i = 0; i < b.length; i++) if (b.getLine(i).translateToString(true).trim() === expect) return true;
-        return false; }""", arg=expect, timeout=timeout)
-
-
-def api(page, path):
-    response = page.request.get(path)
-    assert response.ok, (path, response.status)
-    return response.json()
-
-
-def only(page, path, name):
-    return next(o for o in api(page, path)["results"] if o["name"] == name)
 
 
 def test_scenario_01_in_the_browser(page, portal):
