@@ -76,6 +76,9 @@ def call_queue(queue_name, operation, payload=None, *, timeout=60, target="the h
 
 
 _AGENT_GONE = object()
+# Seconds an agent stays silent (its heartbeat key gone) before a call waiting on it fails: an agent being
+# restarted (a reconnect) is silent for a moment and then serves the call.
+AGENT_GONE_AFTER = 8
 
 
 def _wait_for_result(job, timeout, alive=None):
@@ -83,6 +86,7 @@ def _wait_for_result(job, timeout, alive=None):
     timeout by default, so one long blocking XREAD would fail as a socket error after 5 s. `_AGENT_GONE`
     when `alive()` says the agent stopped beating (and no result came meanwhile)."""
     deadline = time.monotonic() + timeout
+    silent_since = None
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -90,7 +94,11 @@ def _wait_for_result(job, timeout, alive=None):
         result = job.latest_result(timeout=max(1, min(2, int(left))))
         if result is not None:
             return result
-        if alive is not None and not alive():
+        if alive is None or alive():
+            silent_since = None
+        elif silent_since is None:
+            silent_since = time.monotonic()
+        elif time.monotonic() - silent_since >= AGENT_GONE_AFTER:
             return job.latest_result() or _AGENT_GONE
 
 
