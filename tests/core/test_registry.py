@@ -33,7 +33,7 @@ def test_every_job_handler_the_code_starts_is_registered():
     assert named == {h for h in JOB_HANDLERS if h.startswith("apps.")}, "every one registered, none registered unused"
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # execute() runs as a worker does: its own connection handling
 def test_a_job_naming_an_unregistered_function_is_refused(user, tmp_path):
     with pytest.raises(LookupError, match="os.remove is not a registered job handler"):
         start_job("removeFile", "os.remove", user=user)
