@@ -25,6 +25,24 @@ def _event(host, status):
             "message": f"Host {host.name} {verb}"}
 
 
+def _routers_follow(host, status):
+    """A host gone: its routers move to another host of its cluster; a host back: the routers that moved away
+    meanwhile are removed from it."""
+    from apps.vrouter import routers
+
+    try:
+        if status == HostStatus.DISCONNECTED:
+            for job in routers.evacuate(host):
+                log.info("host %s: router job %s started", host.name, job.uuid)
+        else:
+            host.status = status
+            removed = routers.remove_stale_routers(host)
+            if removed:
+                log.info("host %s: stale routers removed: %s", host.name, ", ".join(removed))
+    except Exception:  # noqa: BLE001 - the monitor keeps watching the other hosts
+        log.exception("host %s: its routers could not follow its status %s", host.name, status)
+
+
 def check_hosts():
     """One pass over the hosts; the list of (host name, new status) that changed."""
     connection = redis_connection()
@@ -46,4 +64,5 @@ def check_hosts():
             log.info("host %s is now %s", host.name, updates["status"])
             changed.append((host.name, updates["status"]))
             notify(_event(host, updates["status"]))
+            _routers_follow(host, updates["status"])
     return changed

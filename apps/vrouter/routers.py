@@ -195,8 +195,9 @@ def router_spec(vr):
         "lease_time": getattr(settings, "NIMBO_DHCP_LEASE_TIME", 86400),
     }
     nat = nat_plan(vr)
-    spec = {"name": vr.namespace, "mac_seed": f"nimbo-vr-{vr.leg[2:]}", "bridge": l3.l2_network.bridge_name,
-            "leg": vr.leg,
+    # The legs' MACs follow the namespace, which names the host: stable across rebuilds on one host, and a
+    # moved router's two copies never share one (the new copy announces itself with gratuitous ARPs).
+    spec = {"name": vr.namespace, "bridge": l3.l2_network.bridge_name, "leg": vr.leg,
             "address": f"{vr.address}/{prefix}", "files": compile_dnsmasq(plan),
             "host_netns": vr.host.netns or None, "l2_networks": [l2_spec(l3.l2_network)],
             "tables": None, "vips": []}
@@ -415,14 +416,67 @@ def boot_router(ctx, router):
     return {"parts": done}
 
 
+def _stale_key(host):
+    return f"nimbo:host:{host.pk}:stale-routers"
+
+
 def move_router(vr, host, note=lambda why: None):
-    """Build the router on `host` with its whole state, then remove it from its old host."""
+    """Build the router on `host` with its whole state, then remove it from its old host; an old host that is
+    disconnected gets it removed when it is back (`remove_stale_routers`), so it never answers for the
+    router's addresses next to the moved one."""
+    from apps.infra.choices import HostStatus
+
     old, old_namespace = vr.host, vr.namespace
+    old_spec = router_spec(vr) if old is not None else None
     vr.host, vr.namespace = host, _names(vr.l3_network, host)[0]
     VirtualRouter.objects.filter(pk=vr.pk).update(host=host, namespace=vr.namespace, state=RouterState.STARTING)
     apply(vr)
-    if old is not None and old.pk != host.pk:
+    if old is None or old.pk == host.pk:
+        return
+    if old.status == HostStatus.CONNECTED:
         _destroy_on(vr, old, note, namespace=old_namespace)
+    else:
+        import json
+
+        import django_rq
+
+        django_rq.get_connection("default").sadd(_stale_key(old), json.dumps(old_spec))
+        note(f"{old.name} is {old.status}: the router is removed from it when it is back")
+
+
+def remove_stale_routers(host):
+    """A host back after a disconnection: remove the routers that moved away from it meanwhile."""
+    import json
+
+    import django_rq
+
+    from apps.core.exceptions import NimboError
+
+    redis = django_rq.get_connection("default")
+    removed = []
+    for raw in redis.smembers(_stale_key(host)):
+        spec = json.loads(raw)
+        try:
+            call_host(host, "router.destroy_router", spec, timeout=30)
+        except NimboError as exc:
+            log.warning("stale router %s on %s: %s", spec["name"], host.name, exc)
+            continue
+        redis.srem(_stale_key(host), raw)
+        removed.append(spec["name"])
+    return removed
+
+
+def evacuate(host):
+    """A host gone away: each of its routers that serves VMs moves to another connected host of its cluster
+    (a job each); the list of jobs started."""
+    from apps.core.jobs import start_job
+
+    target = _other_host(host)
+    if target is None:
+        return []
+    return [start_job("migrateVirtualRouter", "apps.vrouter.jobs.migrate_router", target=vr,
+                      params={"router": str(vr.pk), "host": str(target.pk)}, timeout=300)
+            for vr in _routers().filter(host=host) if _live_vm_nics(vr.l3_network).exists()]
 
 
 def migrate_router(ctx, router, host):

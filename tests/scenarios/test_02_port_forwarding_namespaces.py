@@ -122,12 +122,32 @@ def _scenario(api, setup, client, outsider, servers):
     assert Job.objects.get(pk=job["uuid"]).state == "succeeded", Job.objects.get(pk=job["uuid"]).error
     assert body(api.get(f"/api/v1/virtual-routers/{vr.pk}/"), 200)["host_name"] == "HOST2"
     assert client.ssh(vip2["ip"], port=2222) == "vm1" and client.ssh(vip1["ip"]) == "vm2"
-    job = body(api.delete(f"/api/v1/hosts/{host2.pk}/"), 202)["job"]
-    job = Job.objects.get(pk=job["uuid"])
+    # HOST2's agent goes away: the monitor moves the router back to HOST1 (a job); when HOST2 is back, the
+    # copy it kept is removed from it.
+    from django.conf import settings
+
+    from apps.infra import sandbox
+    from apps.infra.agent import HEARTBEAT_KEY, redis_connection
+    from apps.infra.monitor import check_hosts
+
+    def legs_on_host2():
+        shown = subprocess.run(["ip", "-n", host2.netns, "-o", "link", "show"], capture_output=True, text=True).stdout
+        return [leg for leg in (vr.leg, vr.public_leg) if f" {leg}@" in shown]
+
+    sandbox.stop_agent(host2.netns)
+    redis_connection().delete(HEARTBEAT_KEY.format(host2.uuid))  # as its expiry would
+    assert check_hosts() == [("HOST2", "Disconnected")]
+    job = Job.objects.filter(kind="migrateVirtualRouter").latest("created")
     assert job.state == "succeeded", job.error
-    assert f"Move the virtual router {vr.name} to HOST1" in [s["name"] for s in job.steps]
     assert body(api.get(f"/api/v1/virtual-routers/{vr.pk}/"), 200)["host_name"] == "HOST1"
     assert client.ssh(vip2["ip"], port=2222) == "vm1" and client.ssh(vip1["ip"]) == "vm2"
+    assert legs_on_host2() == [vr.leg, vr.public_leg]  # left on HOST2 while it is away
+    sandbox.start_agent(host2.netns, str(host2.uuid), settings.RQ_QUEUES["default"]["URL"])
+    assert wait(lambda: check_hosts() == [("HOST2", "Connected")], timeout=20)
+    assert legs_on_host2() == []
+    assert client.ssh(vip2["ip"], port=2222) == "vm1"
+    job = body(api.delete(f"/api/v1/hosts/{host2.pk}/"), 202)["job"]
+    assert Job.objects.get(pk=job["uuid"]).state == "succeeded", Job.objects.get(pk=job["uuid"]).error
 
     # What must hold besides: overlapping VIP ports refused; UDP forwarded; an allowed CIDR keeps others out.
     assert error(api.post("/api/v1/port-forwarding-rules/", {
