@@ -75,7 +75,8 @@ def run():
         print("   skipped: needs root (namespaces)")
         return
     elapsed = _add_host()
-    print(f"   add host (sandbox, SSH + Ansible + agent + facts): {elapsed:6.1f} s   target < {TARGETS['add host']:.0f} s")
+    target = TARGETS["add host"]
+    print(f"   add host (sandbox, SSH + Ansible + agent + facts): {elapsed:6.1f} s   target < {target:.0f} s")
     if shutil.which("qemu-system-x86_64"):
         elapsed, accel = _guest_sshd()
         print(f"   guest image to sshd banner ({accel}):            {elapsed:6.1f} s   "

@@ -118,7 +118,7 @@ def _measure(api, tracker):
             reply = api.post("/api/v1/eips/", {"name": f"EIP-{i}", "vip": eip_vip["uuid"], "vm_nic": nic2},
                              format="json")
             assert reply.status_code == 201, reply.content
-            _until(lambda: client.ask("tcp", eip_vip["ip"], 8080, timeout=0.5).startswith("vm2"))
+            _until(lambda ip=eip_vip["ip"]: client.ask("tcp", ip, 8080, timeout=0.5).startswith("vm2"))
             times.append(time.perf_counter() - started)
             assert api.delete(f"/api/v1/vips/{eip_vip['uuid']}/").status_code == 204
         print(f"   EIP create -> first packet: median {_median(times):.3f} s (min {min(times):.3f}, "

@@ -91,7 +91,8 @@ def run():
         for n in (1, 10, 100):
             started = time.perf_counter()
             uuids = [_create(api, setup, f"VM{n}-{i}") for i in range(n)]
-            _wait(lambda: VmInstance.objects.filter(pk__in=uuids, state__in=["Running", "Error"]).count() == n)
+            _wait(lambda uuids=uuids, n=n: VmInstance.objects.filter(
+                pk__in=uuids, state__in=["Running", "Error"]).count() == n)
             elapsed = time.perf_counter() - started
             failed = VmInstance.objects.filter(pk__in=uuids, state="Error").count()
             note = f"  ({failed} failed)" if failed else ""
@@ -105,7 +106,7 @@ def run():
                 _print_steps(uuids)
             for uuid in uuids:
                 api.post(f"/api/v1/vms/{uuid}/destroy/", {}, format="json")
-            _wait(lambda: not VmInstance.objects.filter(pk__in=uuids).exists())
+            _wait(lambda uuids=uuids: not VmInstance.objects.filter(pk__in=uuids).exists())
         api.post(f"/api/v1/vms/{warm}/destroy/", {}, format="json")
         _wait(lambda: not VmInstance.objects.filter(pk=warm).exists())
     finally:

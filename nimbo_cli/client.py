@@ -14,7 +14,8 @@ class ApiError(Exception):
         self.status = status
         self.error = error
         field = error.get("field")
-        super().__init__(f"{error.get('message', 'error')}" + (f" (field: {field})" if field else "") + f" [HTTP {status}]")
+        named = f" (field: {field})" if field else ""
+        super().__init__(f"{error.get('message', 'error')}{named} [HTTP {status}]")
 
 
 def load_config():

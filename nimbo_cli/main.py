@@ -132,7 +132,8 @@ def run(args, client, out):
     elif args.command == "create" and args.resource == "security-group-rule":
         show(client.post(f"{collection}/", _rule_payload(args, client)), fmt, out)
     elif args.command == "create":
-        data = {"name": args.name, **({"description": args.description} if args.description else {}), **_pairs(args.set)}
+        described = {"description": args.description} if args.description else {}
+        data = {"name": args.name, **described, **_pairs(args.set)}
         show(client.post(f"{collection}/", data), fmt, out)
     elif args.command == "set":
         obj = client.find(collection, args.ident)

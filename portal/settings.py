@@ -114,7 +114,8 @@ WSGI_APPLICATION = None
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and os.environ.get("NIMBO_DB_POOL_SIZE") != "0":
+    postgres = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    if postgres and os.environ.get("NIMBO_DB_POOL_SIZE") != "0":
         # A bounded pool per process (psycopg_pool) instead of one persistent connection per
         # thread: a burst of requests waits for a free connection (up to `timeout` s) instead of
         # opening one each until PostgreSQL refuses every client. NIMBO_DB_POOL_SIZE=0: no pool, a

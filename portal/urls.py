@@ -2,7 +2,6 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from apps.core import views as core_views
 from apps.core.api import fallback
 
 urlpatterns = [

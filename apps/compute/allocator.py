@@ -2,8 +2,9 @@
 
 `choose_host(candidates, cpu, memory, strategy, last_host=None)` takes candidates as dicts
 {uuid, name, cpu_num, memory_size, used_cpu, used_memory} and returns the chosen one, or raises
-`NoHostAvailable` naming what was missing. Memory is not over-provisioned; CPUs are, by `cpu_ratio`. Strategies follow ZStack's: the first host with room,
-the least used one (most free memory), or the VM's last host when it still has room.
+`NoHostAvailable` naming what was missing. Memory is not over-provisioned; CPUs are, by `cpu_ratio`.
+Strategies follow ZStack's: the first host with room, the least used one (most free memory), or the VM's
+last host when it still has room.
 """
 
 from apps.core.exceptions import JobFailed

@@ -21,7 +21,8 @@ def parse_size(value):
     match = _SIZE.match(str(value))
     if not match:
         raise ValidationError(
-            "Enter a size such as 512M, 2G or a number of bytes, not %(value)r.", code="invalid", params={"value": value}
+            "Enter a size such as 512M, 2G or a number of bytes, not %(value)r.", code="invalid",
+            params={"value": value}
         )
     number, unit, _ = match.groups()
     return int(number) * _UNITS[unit.upper()]

@@ -41,7 +41,8 @@ def describe_error(exc):
             return " ".join(messages), (None if field == "__all__" else field)
         return " ".join(exc.messages), None
     if isinstance(exc, (ProtectedError, RestrictedError)):
-        return in_use_message(exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects), None
+        used_by = exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects
+        return in_use_message(used_by), None
     return str(exc), None
 
 

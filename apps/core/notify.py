@@ -54,7 +54,7 @@ def notify(event):
         sent = asyncio.run_coroutine_threadsafe(
             layer.group_send(EVENTS_GROUP, {"type": "nimbo.event", "event": event}), _sender_loop())
         sent.result(timeout=SEND_TIMEOUT)
-    except Exception:  # noqa: BLE001 - delivery is best effort by design, see docstring
+    except Exception:  # delivery is best effort by design, see docstring
         if sent is not None:
             sent.cancel()
         log.warning("could not deliver event %s", event.get("kind"), exc_info=True)

@@ -110,7 +110,7 @@ def _open(url):
         return response, int(length) if length and length.isdigit() else None
     path = real_path  # links and ".." resolved, inside an import directory
     try:
-        stream = open(path, "rb")  # noqa: SIM115 - closed by the caller
+        stream = open(path, "rb")  # closed by the caller
     except OSError as exc:
         raise JobFailed(f"Cannot read {path}: {exc.strerror}.") from exc
     if not os.path.isfile(path):

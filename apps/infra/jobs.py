@@ -54,7 +54,8 @@ def connect_host(ctx, host_uuid, adding=False, accept_new_host_key=False):
                              known_host_key=known, netns=host.netns) as conn:
                 status, out, _ = conn.run("id -u")
                 if status != 0 or out.strip() != "0":
-                    raise JobFailed(f"{host.username} on {host.management_ip} is not root: the host cannot be prepared.")
+                    raise JobFailed(
+                        f"{host.username} on {host.management_ip} is not root: the host cannot be prepared.")
                 if host.host_key != conn.host_key:
                     host.host_key = conn.host_key
                     Host.objects.filter(pk=host.pk).update(host_key=conn.host_key)

@@ -54,7 +54,8 @@ def _hidden(request, step):
 
 
 def _render(request, step, form, attach, **extra):
-    context = {"hidden": _hidden(request, step) if request.method == "POST" else [],**admin.site.each_context(request), "title": "Create cluster", "opts": Cluster._meta,
+    context = {"hidden": _hidden(request, step) if request.method == "POST" else [],
+               **admin.site.each_context(request), "title": "Create cluster", "opts": Cluster._meta,
                "steps": STEPS, "step": step, "form": form, "attach": attach, **extra}
     template = "infra/cluster_wizard_form.html" if request.htmx else "infra/cluster_wizard.html"
     return render(request, template, context)

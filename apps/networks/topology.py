@@ -33,7 +33,8 @@ def l3_topology(l3):
     boxes, lines, bars = [], [], []
     public = router.public_l3 if router and router.public_l3_id else None
     if public or vips:
-        bars.append({"x": 10, "y": TOP_BAR, "w": width - 20, "label": f"{public.name if public else 'public'} (public)"})
+        label = f"{public.name if public else 'public'} (public)"
+        bars.append({"x": 10, "y": TOP_BAR, "w": width - 20, "label": label})
     bars.append({"x": 10, "y": L3_BAR, "w": width - 20, "label": f"{l3.name} {l3.dns_domain or ''}".strip()})
 
     vip_at = {}
@@ -69,8 +70,8 @@ def l3_topology(l3):
     for item in [*rules, *eips]:
         if item.vip_id in vip_at and item.vm_nic_id in nic_at:
             (x1, y1), (x2, y2) = vip_at[item.vip_id], nic_at[item.vm_nic_id]
-            label = (f"{item.protocol} {item.vip_port_start}→{item.guest_port_start}" if isinstance(item, PortForwardingRule)
-                     else "EIP")
+            label = (f"{item.protocol} {item.vip_port_start}→{item.guest_port_start}"
+                     if isinstance(item, PortForwardingRule) else "EIP")
             lines.append({"x1": x1 + 12, "y1": y1, "x2": x2 + 12, "y2": y2, "dash": True, "label": label})
 
     height = VM_Y + BOX_H + 30

@@ -27,7 +27,8 @@ def _call(form, service, *args, **kwargs):
 def _steps_context(l3, **forms):
     l3 = L3Network.objects.prefetch_related("ip_ranges", "dns_servers", "network_services").select_related(
         "l2_network__zone").get(pk=l3.pk)
-    return {"l3": l3, "opts": L3Network._meta, "range_form": forms.get("range_form") or IpRangeForm(initial={"name": f"{l3.name}-IP-RANGE"}),
+    return {"l3": l3, "opts": L3Network._meta,
+            "range_form": forms.get("range_form") or IpRangeForm(initial={"name": f"{l3.name}-IP-RANGE"}),
             "dns_form": forms.get("dns_form") or DnsForm(), "services_form": forms.get("services_form")
             or ServicesForm(l3=l3)}
 

@@ -100,3 +100,6 @@ class LoginFailure(models.Model):
 
     class Meta:
         ordering = ["-created"]
+
+    def __str__(self):
+        return f"{self.username} from {self.address or 'an unknown address'}"

@@ -1,8 +1,8 @@
 """The portal's side of apps.projects.access: the admin site, every ModelAdmin, the wizards.
 
-- AccessAdminSite (the base of portal/admin_site.py's site) lets in cloud admins, staff and project members and readers; every ModelAdmin
-  registered on it gets AccessAdminMixin (rows scoped to the current project, choices in forms
-  scoped to what the project may use, new rows put in the project, custom pages guarded).
+- AccessAdminSite (the base of portal/admin_site.py's site) lets in cloud admins, staff and project members
+  and readers; every ModelAdmin registered on it gets AccessAdminMixin (rows scoped to the current project,
+  choices in forms scoped to what the project may use, new rows put in the project, custom pages guarded).
 - RoleBackend answers Django's model permissions (view/add/change/delete) from the role in the
   current project, so every `has_*_permission` of the admin, inlines included, asks access.py;
   a Django permission given by hand to a user grants nothing beyond their role.
@@ -212,7 +212,8 @@ class AccessAdminSite(admin.AdminSite):
     def register(self, model_or_iterable, admin_class=None, **options):
         admin_class = admin_class or admin.ModelAdmin
         if not issubclass(admin_class, AccessAdminMixin):
-            admin_class = type(admin_class.__name__, (AccessAdminMixin, admin_class), {"__module__": admin_class.__module__})
+            admin_class = type(admin_class.__name__, (AccessAdminMixin, admin_class),
+                               {"__module__": admin_class.__module__})
         return super().register(model_or_iterable, admin_class, **options)
 
     def login(self, request, extra_context=None):

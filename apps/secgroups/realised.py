@@ -20,7 +20,7 @@ def nic_firewall(nic):
         return data
     try:
         data["realised"] = deliver(host, "read_back", str(nic.pk))
-    except Exception as exc:  # the host may be down: say so next to the group rules
+    except Exception as exc:  # noqa: BLE001 - the host may be down: say so next to the group rules
         data["read_back_error"] = str(exc)
     state = HostFirewall.objects.filter(host=host).first()
     if state:

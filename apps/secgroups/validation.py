@@ -63,7 +63,8 @@ def validate_rule(rule):
         try:
             network = ipaddress.ip_network(rule.remote_ip_prefix.strip(), strict=False)
         except ValueError:
-            raise ValidationError({"remote_ip_prefix": f"'{rule.remote_ip_prefix}' is not a valid IP prefix."})
+            raise ValidationError(
+                {"remote_ip_prefix": f"'{rule.remote_ip_prefix}' is not a valid IP prefix."}) from None
         rule.remote_ip_prefix = str(network)
         if (network.version == 6) != (rule.ethertype == Ethertype.IPV6):
             raise ValidationError({"remote_ip_prefix": (

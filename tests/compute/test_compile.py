@@ -33,7 +33,8 @@ def test_kvm_domain_with_virtio_disk_and_nic_on_the_bridge_and_serial_console_to
 
 
 def test_sandbox_nic_is_a_named_tap_and_qemu_without_kvm_and_direct_kernel_boot():
-    dom = parse({**PLAN, "domain_type": "qemu", "kernel": "/k/vmlinuz", "initrd": "/k/initrd", "cmdline": "console=ttyS0",
+    dom = parse({**PLAN, "domain_type": "qemu", "kernel": "/k/vmlinuz", "initrd": "/k/initrd",
+                 "cmdline": "console=ttyS0",
                  "nics": [{"mac": "fa:16:3e:00:00:30", "dev": "vnic6f1c.0", "bridge": None}]})
     assert dom.get("type") == "qemu" and dom.find("cpu") is None
     nic = dom.find("devices/interface")

@@ -96,7 +96,8 @@ def test_libvirt_guest_on_a_sandbox_bridge_gets_its_lease_and_leaves_nothing_beh
             name=vr_name, bridge=host.bridge, leg=f"vr{sfx}", address="198.51.100.2/24", host_netns=host.name,
             files=compile_dnsmasq({"state_dir": state_dir, "interface": "eth0", "address": "198.51.100.2",
                                    "netmask": "255.255.255.0", "gateway": "198.51.100.1", "domain": "example.org",
-                                   "dns_servers": [], "hosts": [{"mac": mac, "ip": "198.51.100.240", "hostname": "tiny"}]}),
+                                   "dns_servers": [],
+                                   "hosts": [{"mac": mac, "ip": "198.51.100.240", "hostname": "tiny"}]}),
         )
         host.on_cleanup(router.destroy_router, vr)
         router.ensure_router(vr)

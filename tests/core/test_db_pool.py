@@ -39,7 +39,8 @@ def server(user):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    where = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{where}"
     env = {**os.environ, "DATABASE_URL": url, "NIMBO_DB_POOL_SIZE": str(POOL), "NIMBO_DEBUG": "0"}
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1",
                              "--port", str(port), "--no-access-log"], env=env, cwd=Path(__file__).parents[2],

@@ -1,6 +1,5 @@
 """The job runner: outcomes, steps, undo on failure, and the jobs API."""
 
-from pathlib import Path
 
 import pytest
 
@@ -18,7 +17,8 @@ def queue(rq_queue):
 
 def test_expected_failure_fails_the_job_with_the_readable_message(queue, user, tmp_path):
     marker = tmp_path / "half-written.img"
-    job = start_job("countTo", "tests.support.handlers.count_to", user=user, params={"fail_at": 2, "marker": str(marker)})
+    job = start_job("countTo", "tests.support.handlers.count_to", user=user,
+                    params={"fail_at": 2, "marker": str(marker)})
     run_worker()
     job.refresh_from_db()
     assert job.state == "failed"

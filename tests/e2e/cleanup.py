@@ -7,7 +7,7 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 

@@ -49,7 +49,8 @@ def portal():
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the portal did not start:\n" + (var / "runner.log").read_text()[-3000:])
+                    raise RuntimeError(
+                        "the portal did not start:\n" + (var / "runner.log").read_text()[-3000:]) from None
                 time.sleep(0.3)
         yield {"url": url, "var": var, "password": ADMIN_PASSWORD}
     finally:
@@ -81,8 +82,8 @@ def page(browser, portal):
     page = context.new_page()
     # Every request the browser makes must go to the portal itself: nothing from a CDN or elsewhere.
     page.foreign_requests = []
-    page.on("request", lambda r: None if r.url.startswith((portal["url"], portal["url"].replace("http", "ws", 1), "data:", "blob:"))
-            else page.foreign_requests.append(r.url))
+    own = (portal["url"], portal["url"].replace("http", "ws", 1), "data:", "blob:")
+    page.on("request", lambda r: None if r.url.startswith(own) else page.foreign_requests.append(r.url))
     yield page
     context.close()
 

@@ -23,7 +23,8 @@ def toast(page, text, timeout=60000):
 def badge(page, pk, state, timeout=90000):
     """Wait, without reloading, for the state badge of object `pk` to read `state`."""
     page.wait_for_function(
-        "([pk, state]) => [...document.querySelectorAll(`.nimbo-badge[data-pk='${pk}']`)].some(b => b.dataset.state === state)",
+        "([pk, state]) => [...document.querySelectorAll(`.nimbo-badge[data-pk='${pk}']`)]"
+        ".some(b => b.dataset.state === state)",
         arg=[pk, state], timeout=timeout)
 
 

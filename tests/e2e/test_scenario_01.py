@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.root]
 def test_scenario_01_in_the_browser(page, portal):
     from pathlib import Path
 
-    image_path = str((Path(__file__).resolve().parents[2] / GUEST_IMAGE))
+    image_path = str(Path(__file__).resolve().parents[2] / GUEST_IMAGE)
     if not Path(image_path).exists():
         pytest.skip("the guest image is not built (make image)")
     login(page)

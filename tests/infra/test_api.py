@@ -86,12 +86,14 @@ def test_cluster_validation(api):
     assert err == {"code": "invalid_choice", "message": '"Xen" is not a valid choice.', "field": "hypervisor_type"}
     err = error(api.post("/api/v1/clusters/", {"name": "C", "zone": "00000000-0000-0000-0000-000000000000"},
                          format="json"), 400)
-    assert err == {"code": "not_found", "field": "zone", "message": "zone 00000000-0000-0000-0000-000000000000 not found."}
+    assert err == {"code": "not_found", "field": "zone",
+                   "message": "zone 00000000-0000-0000-0000-000000000000 not found."}
     err = error(api.post("/api/v1/clusters/", {"name": "C"}, format="json"), 400)
     assert err == {"code": "required", "message": "This field is required.", "field": "zone"}
     # The same name in another zone is fine.
     other = make_zone(name="ZONE2")
-    assert api.post("/api/v1/clusters/", {"name": "CLUSTER1", "zone": str(other.uuid)}, format="json").status_code == 201
+    other_zone = api.post("/api/v1/clusters/", {"name": "CLUSTER1", "zone": str(other.uuid)}, format="json")
+    assert other_zone.status_code == 201
 
 
 def test_pagination(api):
@@ -122,7 +124,8 @@ class TestInstanceOfferingAPI(ResourceAPITests):
 
 
 def test_offering_memory_accepts_units_and_bytes(api):
-    for memory, expected in [("512M", 512 * 1024**2), ("2G", 2 * 1024**3), (1073741824, 1024**3), ("64m", 64 * 1024**2)]:
+    for memory, expected in [("512M", 512 * 1024**2), ("2G", 2 * 1024**3), (1073741824, 1024**3),
+                             ("64m", 64 * 1024**2)]:
         response = api.post("/api/v1/instance-offerings/", {"name": f"o-{expected}", "cpu_num": 1, "cpu_speed": 512,
                                                             "memory_size": memory}, format="json")
         assert response.status_code == 201, response.content

@@ -1,6 +1,5 @@
 """The guest image boots under QEMU, gets its address and host name by DHCP, and its sshd answers."""
 
-import os
 import shutil
 import socket
 import subprocess

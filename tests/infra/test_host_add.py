@@ -43,7 +43,6 @@ def test_add_sandbox_host_connects_it_with_facts(jobs_inline, cluster, user, san
     # The agent runs inside the host's namespace, and forwarding is on there.
     assert sandbox.run("ip", "netns", "exec", host.netns, "sysctl", "-n", "net.ipv4.ip_forward").stdout.strip() == "1"
     # A connected host's firewall is converged to the database at once (nothing to filter yet).
-    from apps.core.models import Job
 
     assert "Sync the security group firewall" in names
     sync = Job.objects.get(kind="syncSecurityGroups", target_id=str(host.uuid))

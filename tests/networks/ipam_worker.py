@@ -38,7 +38,7 @@ def main(l3_uuid, per_thread, threads):
                 except IpRangeExhausted:
                     with lock:
                         exhausted.append(1)
-                except Exception as exc:  # reported, and the test fails on it
+                except Exception as exc:  # noqa: BLE001 - reported, and the test fails on it
                     with lock:
                         errors.append(f"{type(exc).__name__}: {exc}")
         finally:

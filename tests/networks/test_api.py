@@ -90,7 +90,8 @@ def test_attach_rules(api):
     flat, vlan = make_l2(cluster.zone, clusters=[cluster]), make_l2(cluster.zone, name="V100", vlan=100)
     attach = "/api/v1/l2-networks/{}/attach/"
     assert error(post(api, attach.format(flat.uuid), {"cluster": str(cluster.uuid)}), 409) == {
-        "code": "conflict", "field": "cluster", "message": "L2 network FLAT-L2 is already attached to cluster CLUSTER1."}
+        "code": "conflict", "field": "cluster",
+        "message": "L2 network FLAT-L2 is already attached to cluster CLUSTER1."}
     same_wire = make_l2(cluster.zone, name="ALSO-ETH0")
     assert error(post(api, attach.format(same_wire.uuid), {"cluster": str(cluster.uuid)}), 409) == {
         "code": "conflict", "field": "cluster",
@@ -191,8 +192,9 @@ def test_dns_servers_are_ordered_unique_addresses(api):
 @pytest.mark.parametrize("services, status, expected", [
     ({"VirtualRouter": ["SecurityGroup"]}, 400, {"code": "invalid", "field": "services", "message": (
         "Provider VirtualRouter does not offer SecurityGroup; it offers DHCP, DNS, SNAT, PortForwarding, Eip.")}),
-    ({"SecurityGroup": ["DHCP"]}, 400, {"code": "invalid", "field": "services",
-                                        "message": "Provider SecurityGroup does not offer DHCP; it offers SecurityGroup."}),
+    ({"SecurityGroup": ["DHCP"]}, 400, {
+        "code": "invalid", "field": "services",
+        "message": "Provider SecurityGroup does not offer DHCP; it offers SecurityGroup."}),
     ({"Flat": ["DHCP"]}, 400, {"code": "invalid", "field": "services", "message": (
         "Unknown network service provider Flat; known: VirtualRouter, SecurityGroup.")}),
     ({"VirtualRouter": ["LoadBalancer"]}, 400, {"code": "invalid", "field": "services",
@@ -297,7 +299,8 @@ def test_ranges_of_one_l3_do_not_overlap_and_share_gateway_and_netmask(api):
         "message": "All IP ranges of L3 network FLAT-L3 share gateway 10.0.0.1 and netmask 255.255.255.0."}
     assert error(post(api, url, {**RANGE, "name": "R2", "start_ip": "10.0.0.130", "end_ip": "10.0.0.140",
                                  "netmask": "255.255.0.0"}), 400)["field"] == "gateway"
-    assert error(post(api, url, {**RANGE, "start_ip": "10.0.0.50", "end_ip": "10.0.0.60"}), 409)["message"] == "IP range with this L3 network and Name already exists."
+    assert error(post(api, url, {**RANGE, "start_ip": "10.0.0.50", "end_ip": "10.0.0.60"}), 409)["message"] == (
+        "IP range with this L3 network and Name already exists.")
     body(post(api, url, {**RANGE, "name": "R2", "start_ip": "10.0.0.21", "end_ip": "10.0.0.30"}), 201)
     # The same addresses on another L3 network are fine.
     other = make_l3(l3.l2_network, name="OTHER")

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.django_db
     ({"network_cidr": "224.0.0.0/24"}, "network_cidr", "multicast"),
     ({"network_cidr": "169.254.0.0/16"}, "network_cidr", "link-local"),
     ({"network_cidr": "240.0.0.0/24"}, "network_cidr", "reserved"),
-    ({"start_ip": "0.0.0.2", "end_ip": "0.0.0.9", "netmask": "128.0.0.0", "gateway": "0.0.0.1"}, "netmask", "too large"),
+    ({"start_ip": "0.0.0.2", "end_ip": "0.0.0.9", "netmask": "128.0.0.0", "gateway": "0.0.0.1"}, "netmask",
+     "too large"),
     ({"start_ip": "127.0.0.2", "end_ip": "127.0.0.9", "netmask": "255.255.255.0", "gateway": "127.0.0.1"}, "gateway",
      "loopback"),
 ])
@@ -55,8 +56,9 @@ def test_ssh_user_names_are_checked(api, username):
     from tests.support.factories import make_cluster
 
     cluster = make_cluster()
-    reply = error(api.post("/api/v1/hosts/", {"name": "H", "cluster": str(cluster.uuid), "management_ip": "198.51.100.9",
-                                              "username": username, "password": "pw-123456"}), 400)
+    reply = error(api.post("/api/v1/hosts/", {"name": "H", "cluster": str(cluster.uuid),
+                                              "management_ip": "198.51.100.9", "username": username,
+                                              "password": "pw-123456"}), 400)
     assert reply["field"] == "username"
     reply = error(api.post("/api/v1/backup-storages/", {"name": "BS", "type": "SFTP", "hostname": "198.51.100.9",
                                                         "username": username, "password": "pw", "folder": "/srv/bs",

@@ -136,7 +136,8 @@ def test_port_forwarding_and_eip_add_pages_offer_no_attach_links(portal):
 
 def test_job_page_shows_its_steps_as_a_table_not_json(portal):
     job = Job.objects.create(kind="addHost", state="succeeded", steps=[
-        {"name": "Connect over SSH", "state": "done", "started": "2026-01-01T10:00:00", "finished": "2026-01-01T10:00:01"}])
+        {"name": "Connect over SSH", "state": "done", "started": "2026-01-01T10:00:00",
+         "finished": "2026-01-01T10:00:01"}])
     page = portal.get(f"/core/job/{job.pk}/change/").content.decode()
     assert "<td>Connect over SSH" in page and '"name":' not in page and 'name="_save"' not in page
 
@@ -159,7 +160,7 @@ def test_sidebar_and_home_follow_the_scenarios_order(portal):
              "VIPs", "Port forwarding", "EIPs", "Jobs"]
     sidebar = page[page.index('id="nav-sidebar"'):]
     positions = [sidebar.find(f">{name}</a>") for name in order]
-    assert -1 not in positions and positions == sorted(positions), dict(zip(order, positions))
+    assert -1 not in positions and positions == sorted(positions), dict(zip(order, positions, strict=True))
     assert "Capacity" in page and "Recent failures" in page
 
 

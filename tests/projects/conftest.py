@@ -43,8 +43,8 @@ def world(db):
     pf = PortForwardingRule.objects.create(name="PF-A", vip=vip, protocol="TCP", vip_port_start=22, vip_port_end=22,
                                            project=a)
     eip = Eip.objects.create(name="EIP-A", vip=make_vip(public, name="VIP-EIP", project=a), project=a)
-    return {"a": a, "b": b, "users": users, "pf": pf, "eip": eip, "public": public, "private": private, "hidden": hidden, "vm": vm,
-            "nic": vm.nics.get(), "group": group, "rule": rule, "group_b": group_b,
+    return {"a": a, "b": b, "users": users, "pf": pf, "eip": eip, "public": public, "private": private,
+            "hidden": hidden, "vm": vm, "nic": vm.nics.get(), "group": group, "rule": rule, "group_b": group_b,
             "vip": vip, "zone": public.l2_network.zone}
 
 

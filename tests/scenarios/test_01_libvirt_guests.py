@@ -148,7 +148,8 @@ def test_scenario_01_with_libvirt_guests_from_the_built_image(api, jobs_inline, 
     spec = router_spec(vr)
     for vm, address in ((vms["INNER-VM"], INNER), (vms["OUTER-VM"], OUTER)):
         mac = vm.nics.get().mac
-        got = wait(lambda: [lease for lease in router.leases(spec) if lease["mac"] == mac], timeout=BOOT, interval=1)
+        got = wait(lambda mac=mac: [lease for lease in router.leases(spec) if lease["mac"] == mac], timeout=BOOT,
+                   interval=1)
         assert got and got[0]["ip"] == address, (got, domains_console(vm))
     booted(outer)
     booted(inner)  # SSH from the router is let in by the group's rule

@@ -42,7 +42,8 @@ def test_scenario_01_network(api, setup):
                        format="json"), 201)
     assert l3 == {"uuid": l3["uuid"], "name": "FLAT-L3", "description": "", "l2_network": l2["uuid"],
                   "l2_network_name": "FLAT-L2", "zone": zone, "type": "L3BasicNetwork", "system": False,
-                  "dns_domain": "tutorials.zstack.org", "dns": [], "network_services": [], "ip_ranges": [], "project": None, "shared": False}
+                  "dns_domain": "tutorials.zstack.org", "dns": [], "network_services": [], "ip_ranges": [],
+                  "project": None, "shared": False}
     url = f"/api/v1/l3-networks/{l3['uuid']}"
     ip_range = body(api.post(f"{url}/ip-ranges/", {"name": "FLAT-IP-RANGE", "start_ip": "198.51.100.230",
                                                    "end_ip": "198.51.100.240", "netmask": "255.255.255.0",
@@ -76,7 +77,8 @@ def test_scenario_01_network(api, setup):
                                   format="json"), 201)
         nic = vm["nics"][0]
         assert vm == {"uuid": vm["uuid"], "name": name, "description": "", "hostname": hostname, "type": "UserVm",
-                      "guest_kind": "Libvirt", "state": "Created", "instance_offering": setup["offering"], "image": setup["image"],
+                      "guest_kind": "Libvirt", "state": "Created", "instance_offering": setup["offering"],
+                      "image": setup["image"],
                       "zone": zone, "cluster": None, "host": None, "nics": [{
                           "uuid": nic["uuid"], "vm_instance": vm["uuid"], "l3_network": l3["uuid"],
                           "l3_network_name": "FLAT-L3", "ip": nic["ip"], "netmask": "255.255.255.0",

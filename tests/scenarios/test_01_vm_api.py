@@ -44,7 +44,7 @@ def capture_events():
         while True:
             try:
                 message = await asyncio.wait_for(layer.receive(channel), timeout=1)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return
             received.append(message["event"])
 
@@ -56,9 +56,9 @@ def capture_events():
 
 
 def ssh(spec, target, command, via):
-    return guests.run_in(spec, via=via, *("ssh", "-i", str(guest_key_path()), "-o", "StrictHostKeyChecking=no",
+    return guests.run_in(spec, "ssh", "-i", str(guest_key_path()), "-o", "StrictHostKeyChecking=no",
                          "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
-                         f"root@{target}", command))
+                         f"root@{target}", command, via=via)
 
 
 def test_scenario_01_namespace_guests(api, jobs_inline, sandboxes):

@@ -39,7 +39,8 @@ def test_scenario_02_network(api):
     assert body(api.get(f"/api/v1/l3-networks/{public['uuid']}/"), 200) == {
         "uuid": public["uuid"], "name": "PUBLIC-MANAGEMENT-L3", "description": "", "l2_network": public_l2["uuid"],
         "l2_network_name": "PUBLIC-MANAGEMENT-L2", "zone": zone, "type": "L3BasicNetwork", "system": True,
-        "dns_domain": "", "dns": [], "network_services": [], "ip_ranges": [public_range], "project": None, "shared": False}
+        "dns_domain": "", "dns": [], "network_services": [], "ip_ranges": [public_range], "project": None,
+        "shared": False}
 
     # 4. PRIVATE-L3 by CIDR 10.0.0.0/24, DNS 8.8.8.8, VirtualRouter DHCP, DNS, SNAT, PortForwarding.
     private = body(api.post("/api/v1/l3-networks/", {"name": "PRIVATE-L3", "l2_network": private_l2["uuid"],

@@ -34,8 +34,8 @@ def _guest_server(vm, proto, port):
 
     vm = VmInstance.objects.select_related("host__cluster").get(pk=vm)
     spec = guest_spec(vm, vm.host)
-    cmd = [*agent_view(vm.host), *guests.exec_prefix(guests.NamespaceGuest.from_dict(spec)), sys.executable, "-c", SERVER, vm.hostname, proto,
-           str(port)]
+    cmd = [*agent_view(vm.host), *guests.exec_prefix(guests.NamespaceGuest.from_dict(spec)), sys.executable, "-c",
+           SERVER, vm.hostname, proto, str(port)]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -184,7 +184,8 @@ def _scenario(api, setup, client, outsider, servers):
     # through it and nothing else; VM2 leaves as the EIP.
     group = body(api.post("/api/v1/security-groups/", {"name": "SSH-ONLY"}, format="json"), 201)["uuid"]
     body(api.post(f"/api/v1/security-groups/{group}/rules/", {"type": "Ingress", "protocol": "TCP",
-                                                             "start_port": 22, "end_port": 22, "allowed_cidr": ""}, format="json"), 201)
+                                                             "start_port": 22, "end_port": 22, "allowed_cidr": ""},
+                  format="json"), 201)
     body(api.post(f"/api/v1/security-groups/{group}/l3-networks/", {"l3_network": setup["l3"]}, format="json"), 200)
     body(api.post(f"/api/v1/security-groups/{group}/nics/", {"nics": [_nic(vm2)]}, format="json"), 200)
     servers.append(_guest_server(vm2, "tcp", 8080))

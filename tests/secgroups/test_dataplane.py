@@ -78,8 +78,8 @@ def test_default_deny_ingress_allow_egress_icmp_and_cidr_rules(lab):
 
     # The operator's view: the NIC's three chains, read back from the host.
     live = firewall.read_back(lab.host, vm.nic_id)
-    assert '-A %s -s 10.0.0.3/32 -p tcp -m tcp --dport 22 -m comment --comment "r:ssh" -j ACCEPT' % (
-        group_chains("web")[0]) in live["v4"]
+    gin = group_chains("web")[0]
+    assert f'-A {gin} -s 10.0.0.3/32 -p tcp -m tcp --dport 22 -m comment --comment "r:ssh" -j ACCEPT' in live["v4"]
     assert live["v4"][0] == f"-N {nic_chains(vm.nic_id)[0]}"
 
     # Applying the same plan again changes nothing.

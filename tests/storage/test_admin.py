@@ -23,7 +23,8 @@ def test_pages_render(client, tmp_path):
     storage = make_primary_storage(url=str(tmp_path / "ps"))
     backup = make_local_backup_storage(folder=str(tmp_path / "bs"))
     image = Image.objects.create(name="img", url="/srv/a.qcow2")
-    for url in ["/storage/primarystorage/", "/storage/primarystorage/add/", f"/storage/primarystorage/{storage.pk}/change/",
+    for url in ["/storage/primarystorage/", "/storage/primarystorage/add/",
+                f"/storage/primarystorage/{storage.pk}/change/",
                 "/storage/backupstorage/", "/storage/backupstorage/add/", f"/storage/backupstorage/{backup.pk}/change/",
                 "/storage/volume/", "/images/image/", "/images/image/add/", f"/images/image/{image.pk}/change/"]:
         assert client.get(url).status_code == 200, url

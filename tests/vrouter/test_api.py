@@ -36,7 +36,8 @@ def offering_data(net, **extra):
 def test_offering_rules(api, net):
     user_image = make_image("zs-sample-image")
     assert error(post(api, "/api/v1/virtual-router-offerings/", offering_data(net, image=str(user_image.uuid))),
-                 400) == {"code": "invalid", "field": "image", "message": "Image zs-sample-image is not a System image."}
+                 400) == {"code": "invalid", "field": "image",
+                          "message": "Image zs-sample-image is not a System image."}
     far = make_l3(make_l2(make_zone(name="ZONE2"), name="FAR-L2"), name="FAR")
     assert error(post(api, "/api/v1/virtual-router-offerings/", offering_data(net, public_l3=str(far.uuid))),
                  400) == {"code": "invalid", "field": "public_l3", "message": "L3 network FAR is not in zone ZONE1."}
@@ -107,18 +108,21 @@ def rule_data(vip, **extra):
     ({"vip_port_start": 0}, 400, {"code": "min_value", "field": "vip_port_start",
                                   "message": "Ensure this value is greater than or equal to 1."}),
     ({"guest_port_end": 70000, "guest_port_start": 22}, 400, {
-        "code": "max_value", "field": "guest_port_end", "message": "Ensure this value is less than or equal to 65535."}),
+        "code": "max_value", "field": "guest_port_end",
+        "message": "Ensure this value is less than or equal to 65535."}),
     ({"vip_port_start": 30, "vip_port_end": 20}, 400, {"code": "invalid", "field": "vip_port_end",
                                                       "message": "The VIP end port is lower than the VIP start port."}),
     ({"guest_port_start": 30, "guest_port_end": 29}, 400, {
-        "code": "invalid", "field": "guest_port_end", "message": "The guest end port is lower than the guest start port."}),
+        "code": "invalid", "field": "guest_port_end",
+        "message": "The guest end port is lower than the guest start port."}),
     ({"vip_port_end": 23, "guest_port_start": 22, "guest_port_end": 22}, 400, {
         "code": "invalid", "field": "guest_port_end",
         "message": "The VIP port range 22-23 and the guest port range 22-22 must have the same length."}),
     ({"protocol": "ICMP"}, 400, {"code": "invalid_choice", "field": "protocol",
                                  "message": '"ICMP" is not a valid choice.'}),
-    ({"allowed_cidr": "10.0.0.0/33"}, 400, {"code": "invalid", "field": "allowed_cidr",
-                                           "message": "Enter an IPv4 network in CIDR notation, such as 198.51.100.0/24."}),
+    ({"allowed_cidr": "10.0.0.0/33"}, 400, {
+        "code": "invalid", "field": "allowed_cidr",
+        "message": "Enter an IPv4 network in CIDR notation, such as 198.51.100.0/24."}),
     ({"allowed_cidr": "10.0.0.1/8"}, 400, {"code": "invalid", "field": "allowed_cidr",
                                           "message": "10.0.0.1/8 is not a network address; did you mean 10.0.0.0/8?"}),
 ])

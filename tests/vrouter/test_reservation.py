@@ -16,9 +16,9 @@ def test_the_router_address_is_reserved_with_the_first_vm_and_a_full_range_refus
     l2 = body(api.post("/api/v1/l2-networks/", {"name": "L2", "zone": zone, "type": "L2NoVlanNetwork",
                                                 "physical_interface": "eth0"}, format="json"), 201)["uuid"]
     l3 = body(api.post("/api/v1/l3-networks/", {"name": "SMALL-L3", "l2_network": l2}, format="json"), 201)["uuid"]
-    body(api.post(f"/api/v1/l3-networks/{l3}/ip-ranges/", {"name": "R", "start_ip": "192.0.2.10", "end_ip": "192.0.2.12",
-                                                          "netmask": "255.255.255.0", "gateway": "192.0.2.1"},
-                  format="json"), 201)
+    body(api.post(f"/api/v1/l3-networks/{l3}/ip-ranges/",
+                  {"name": "R", "start_ip": "192.0.2.10", "end_ip": "192.0.2.12", "netmask": "255.255.255.0",
+                   "gateway": "192.0.2.1"}, format="json"), 201)
     body(api.post(f"/api/v1/l3-networks/{l3}/network-services/", {"services": {"VirtualRouter": ["DHCP", "DNS"]}},
                   format="json"), 200)
     offering, image = str(make_offering().uuid), str(make_image("img").uuid)

@@ -83,7 +83,7 @@ def dispatch(operation, payload=None):
         return {"ok": True, "result": func(payload or {})}
     except HostError as exc:
         return {"ok": False, "error": str(exc)}
-    except Exception as exc:  # noqa: BLE001 - reported to the caller with its traceback
+    except Exception as exc:  # reported to the caller with its traceback
         log.exception("operation %s failed", operation)
         return {"ok": False, "error": f"{operation} failed on the host: {exc.__class__.__name__}: {exc}",
                 "traceback": traceback.format_exc()}
@@ -167,7 +167,7 @@ def heartbeat_loop(connection, host_uuid, interval, stop):
     while not stop.is_set():
         try:
             connection.set(key, f"{time.time():.3f}", ex=max(3, int(interval * 3)))
-        except Exception:  # noqa: BLE001 - Redis away for a moment: keep trying
+        except Exception:  # Redis away for a moment: keep trying
             log.warning("heartbeat failed", exc_info=True)
         stop.wait(interval)
 

@@ -7,7 +7,6 @@ it to check a backup storage and upload images, a host uses it to pull an image 
 import contextlib
 import io
 import shlex
-import socket
 
 import paramiko
 
@@ -54,7 +53,7 @@ def ssh_session(spec):
     except paramiko.AuthenticationException as exc:
         client.close()
         raise HostError(f"SSH login to {where} was refused: wrong username, password or key.") from exc
-    except (OSError, socket.timeout, paramiko.SSHException) as exc:
+    except (TimeoutError, OSError, paramiko.SSHException) as exc:
         client.close()
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
         raise HostError(f"Cannot connect to {where}: {reason}.") from exc

@@ -107,7 +107,7 @@ class JobContext:
         for undo in reversed(self._undo):
             try:
                 undo()
-            except Exception:  # noqa: BLE001 - one failed undo must not stop the others
+            except Exception:  # one failed undo must not stop the others
                 log.exception("undo step of job %s failed", self.job.uuid)
 
 
@@ -136,7 +136,7 @@ def execute(job_uuid):
         ctx._run_undo()
         job.error = describe_error(exc)[0]
         job.state = JobState.FAILED
-    except Exception as exc:  # noqa: BLE001 - an unexpected error still ends the job, traceback kept
+    except Exception as exc:  # an unexpected error still ends the job, traceback kept
         log.exception("job %s (%s) errored", job.uuid, job.kind)
         ctx._run_undo()
         job.error = f"Internal error: {exc.__class__.__name__}: {exc}"

@@ -1,6 +1,6 @@
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, viewsets
+from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -26,7 +26,8 @@ class InstanceOfferingViewSet(ServiceViewSet):
 class VmInstanceViewSet(ServiceViewSet):
     """VM records. POST records a VM with its NICs in state Created (the lifecycle boots it)."""
 
-    queryset = VmInstance.objects.select_related("instance_offering", "image", "zone", "cluster", "host").prefetch_related(
+    queryset = VmInstance.objects.select_related(
+        "instance_offering", "image", "zone", "cluster", "host").prefetch_related(
         Prefetch("nics", queryset=VmNic.objects.select_related("l3_network", "vm_instance")))
     serializer_class = VmInstanceSerializer
     filterset_fields = {"name": ["exact"], "zone": ["exact"], "cluster": ["exact"], "host": ["exact"],

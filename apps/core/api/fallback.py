@@ -24,7 +24,8 @@ def api_not_found(request, *args, **kwargs):
             match = None
         if match is not None and match.func is not api_not_found:
             if request.method in ("GET", "HEAD"):
-                return HttpResponsePermanentRedirect(request.get_full_path().replace(request.path, request.path + "/", 1))
+                return HttpResponsePermanentRedirect(
+                    request.get_full_path().replace(request.path, request.path + "/", 1))
             return _error(404, "not_found", f"No API endpoint at {request.path}; did you mean {request.path}/?")
     return _error(404, "not_found", f"No API endpoint at {request.path}.")
 

@@ -40,5 +40,6 @@ def api_root(request, format=None):
     from portal.api import router
 
     return Response(
-        {prefix: reverse(f"api:{basename}-list", request=request, format=format) for prefix, _, basename in router.registry}
+        {prefix: reverse(f"api:{basename}-list", request=request, format=format)
+         for prefix, _, basename in router.registry}
     )

@@ -32,7 +32,8 @@ def cidr_to_range(cidr):
     try:
         network = ipaddress.IPv4Network(cidr, strict=False)
     except ValueError:
-        raise ValidationError({"network_cidr": "Enter an IPv4 network in CIDR notation, such as 10.0.0.0/24."}) from None
+        raise ValidationError(
+            {"network_cidr": "Enter an IPv4 network in CIDR notation, such as 10.0.0.0/24."}) from None
     if str(network.network_address) != str(cidr).split("/")[0]:
         raise ValidationError({"network_cidr": f"{cidr} is not a network address; did you mean {network}?"})
     if network.prefixlen > 30:
@@ -67,7 +68,8 @@ class IpRange(BaseModel):
         ordering = ["l3_network", "start_int"]
         verbose_name = "IP range"
         constraints = [
-            models.UniqueConstraint(fields=["l3_network", "name"], name="%(app_label)s_%(class)s_unique_l3_network_name"),
+            models.UniqueConstraint(fields=["l3_network", "name"],
+                                    name="%(app_label)s_%(class)s_unique_l3_network_name"),
             models.CheckConstraint(condition=models.Q(start_int__lte=models.F("end_int")),
                                    name="%(app_label)s_%(class)s_start_lte_end"),
         ]
@@ -111,7 +113,8 @@ class IpRange(BaseModel):
             return  # the field validators report the bad address
         start, end, gateway, network = parsed
         if unusable_reason(network):
-            raise ValidationError({"netmask" if network.prefixlen < MIN_PREFIX else "gateway": unusable_reason(network)})
+            field = "netmask" if network.prefixlen < MIN_PREFIX else "gateway"
+            raise ValidationError({field: unusable_reason(network)})
         if start > end:
             raise ValidationError({"end_ip": f"End IP {end} is lower than start IP {start}."})
         for field, ip in (("start_ip", start), ("end_ip", end)):
@@ -162,7 +165,8 @@ class UsedIp(models.Model):
         ordering = ["l3_network", "ip_int"]
         verbose_name = "used IP"
         constraints = [
-            models.UniqueConstraint(fields=["l3_network", "ip_int"], name="%(app_label)s_%(class)s_unique_l3_network_ip"),
+            models.UniqueConstraint(fields=["l3_network", "ip_int"],
+                                    name="%(app_label)s_%(class)s_unique_l3_network_ip"),
         ]
 
     def __str__(self):

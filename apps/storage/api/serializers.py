@@ -51,6 +51,6 @@ class VolumeSerializer(NimboModelSerializer):
 
     class Meta:
         model = Volume
-        fields = ["uuid", "name", "description", "type", "primary_storage", "host", "vm_instance", "image", "size", "actual_size",
-                  "format", "install_path", "state", "created", "updated"]
+        fields = ["uuid", "name", "description", "type", "primary_storage", "host", "vm_instance", "image", "size",
+                  "actual_size", "format", "install_path", "state", "created", "updated"]
         read_only_fields = ["type", "actual_size", "install_path", "state"]

@@ -9,8 +9,8 @@ from apps.infra.models import Cluster, Zone
 from apps.storage import services, volumes
 from apps.storage.models import BackupStorage, PrimaryStorage, Volume
 
-from .serializers import (BackupStorageSerializer, PrimaryStorageClusterSerializer, PrimaryStorageSerializer, VolumeSerializer,
-                          BackupStorageZoneSerializer)
+from .serializers import (BackupStorageSerializer, BackupStorageZoneSerializer, PrimaryStorageClusterSerializer,
+                          PrimaryStorageSerializer, VolumeSerializer)
 
 
 class PrimaryStorageViewSet(ServiceViewSet):

@@ -48,5 +48,6 @@ class Command(BaseCommand):
         shell = os.environ.get("SHELL") or shutil.which("bash") or "/bin/sh"
         argv = ["ip", "netns", "exec", ns, shell] + (["-c", command] if command else [])
         if not command:
-            self.stderr.write(f"Shell in {ns} on the sandbox network{f' (VLAN {vlan})' if vlan else ''}; exit to leave.")
+            on_vlan = f" (VLAN {vlan})" if vlan else ""
+            self.stderr.write(f"Shell in {ns} on the sandbox network{on_vlan}; exit to leave.")
         os.execvp("ip", argv)
