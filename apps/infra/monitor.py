@@ -39,7 +39,7 @@ def _routers_follow(host, status):
             removed = routers.remove_stale_routers(host)
             if removed:
                 log.info("host %s: stale routers removed: %s", host.name, ", ".join(removed))
-    except Exception:  # noqa: BLE001 - the monitor keeps watching the other hosts
+    except Exception:  # the monitor keeps watching the other hosts
         log.exception("host %s: its routers could not follow its status %s", host.name, status)
 
 
