@@ -199,7 +199,7 @@ def router_spec(vr):
     # moved router's two copies never share one (the new copy announces itself with gratuitous ARPs).
     spec = {"name": vr.namespace, "bridge": l3.l2_network.bridge_name, "leg": vr.leg,
             "address": f"{vr.address}/{prefix}", "files": compile_dnsmasq(plan),
-            "host_netns": vr.host.netns or None, "l2_networks": [l2_spec(l3.l2_network)],
+            "host_netns": (vr.host.netns or None) if vr.host_id else None, "l2_networks": [l2_spec(l3.l2_network)],
             "tables": None, "vips": []}
     if vr.public_address:  # a router that only serves DHCP and DNS has no NAT and no public leg
         spec["tables"], spec["vips"] = compile_nat(nat), vip_addresses(nat)

@@ -39,7 +39,8 @@ def sandboxes():
                 guests.destroy(guest_spec(vm, vm.host))
             else:
                 domains.undefine(f"nimbo-{vm.pk}")
-        for vr in VirtualRouter.objects.select_related("host__cluster", "l3_network__l2_network"):
+        for vr in VirtualRouter.objects.select_related("host__cluster", "l3_network__l2_network").filter(
+                host__isnull=False):
             router.destroy_router(router_spec(vr))
         _undefine_domains_of_this_run()
         tracker.cleanup()
