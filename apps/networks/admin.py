@@ -6,7 +6,7 @@ from django.utils.html import format_html
 from apps.core.admin import ServiceAdmin
 
 from . import services
-from .admin_actions import ObjectActionAdmin
+from apps.core.admin_actions import ObjectActionAdmin
 from .forms import AttachClusterForm, DetachClusterForm
 from .models import IpRange, L2Network, L2NetworkClusterRef, L3DnsServer, L3Network, NetworkService, UsedIp
 

@@ -6,7 +6,8 @@ step's form error. With HTMX each step swaps in place; without it, the page post
 
 from django.shortcuts import get_object_or_404, redirect, render
 
-from apps.core.jobs import EXPECTED_ERRORS, describe_error
+from apps.core.admin import add_refusal
+from apps.core.jobs import EXPECTED_ERRORS
 from apps.projects.portal import cloud_admin_required
 
 from . import services
@@ -19,8 +20,7 @@ def _call(form, service, *args, **kwargs):
     try:
         return service(*args, **kwargs)
     except EXPECTED_ERRORS as exc:
-        message, field = describe_error(exc)
-        form.add_error(field if field in form.fields else None, message)
+        add_refusal(form, exc)
         return None
 
 

@@ -5,7 +5,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from apps.core.admin import ServiceAdmin
-from apps.networks.admin_actions import ObjectActionAdmin
+from apps.core.admin_actions import ObjectActionAdmin
 
 from . import services
 from .choices import protocol_label
