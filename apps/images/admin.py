@@ -36,7 +36,7 @@ class ImageForm(forms.ModelForm):
 
     class Meta:
         model = Image
-        fields = ["name", "description", "url", "format", "media_type", "platform", "system"]
+        fields = ["name", "description", "url", "format", "media_type", "platform", "system", "shared"]
 
 
 @admin.register(Image)
@@ -51,7 +51,7 @@ class ImageAdmin(ServiceAdmin):
     update_service = services.update_image
 
     def get_fields(self, request, obj=None):
-        base = ["name", "description", "url", "format", "media_type", "platform", "system"]
+        base = ["name", "description", "url", "format", "media_type", "platform", "system", "shared"]
         return [*base, *self.readonly_fields] if obj else [*base, "backup_storages"]
 
     def get_readonly_fields(self, request, obj=None):

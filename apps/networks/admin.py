@@ -95,7 +95,7 @@ class L3NetworkAdmin(ServiceAdmin):
     list_filter = ["system", "l2_network__zone", "network_services__service_type"]
     search_fields = ["name", "description", "dns_domain"]
     list_select_related = ["l2_network__zone"]
-    fields = ["name", "description", "l2_network", "type", "system", "dns_domain"]
+    fields = ["name", "description", "l2_network", "type", "system", "shared", "dns_domain"]
     inlines = [IpRangeInline, DnsInline, ServiceInline]
     create_service = services.create_l3_network
     update_service = services.update_l3_network

@@ -37,6 +37,7 @@ class L3CreateForm(forms.Form):
     l2_network = forms.ModelChoiceField(queryset=L2Network.objects.select_related("zone"), label="L2 network")
     type = forms.ChoiceField(choices=L3Type.choices, initial=L3Type.BASIC)
     system = forms.BooleanField(required=False, help_text="For routers and VIPs; no user VMs.")
+    shared = forms.BooleanField(required=False, help_text="Every project may use it.")
     dns_domain = forms.CharField(required=False, label="DNS domain")
 
 

@@ -37,6 +37,7 @@ POLICIES = {
     "secgroups.securitygroup": (OWNED, "project"),
     "secgroups.securitygrouprule": (OWNED, "security_group__project"),
     "secgroups.securitygroupnicref": (OWNED, "security_group__project"),
+    "secgroups.securitygroupl3networkref": (OWNED, "security_group__project"),
     "vrouter.vip": (OWNED, "project"),
     "vrouter.portforwardingrule": (OWNED, "project"),
     "vrouter.eip": (OWNED, "project"),

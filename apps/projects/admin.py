@@ -10,7 +10,6 @@ class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 1
     fields = ["user", "role", "is_default"]
-    autocomplete_fields = ["user"]
 
 
 class QuotaInline(admin.TabularInline):

@@ -106,8 +106,8 @@ class AccessAdminMixin:
     def get_queryset(self, request):
         return for_request(request).scope(super().get_queryset(request))
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        return _scoped_form_class(super().get_form(request, obj, change, **kwargs), request)
+    def get_form(self, request, obj=None, **kwargs):
+        return _scoped_form_class(super().get_form(request, obj, **kwargs), request)
 
     def get_exclude(self, request, obj=None):
         exclude = list(super().get_exclude(request, obj) or [])

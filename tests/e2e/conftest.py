@@ -97,9 +97,9 @@ def shot(page, name):
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def login(page, password=ADMIN_PASSWORD):
+def login(page, password=ADMIN_PASSWORD, user="admin"):
     page.goto("/login/")
-    page.fill("input[name=username]", "admin")
+    page.fill("input[name=username]", user)
     page.fill("input[name=password]", password)
     page.click("input[type=submit]")
     page.wait_for_url("**/")

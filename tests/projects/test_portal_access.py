@@ -103,3 +103,21 @@ def test_the_portal_switches_the_current_project_among_the_users_own(world, port
     page = member.get("/secgroups/securitygroup/").content.decode()
     assert "SG-B" in page and "SG-A" not in page
     assert portal("other").post("/portal/project/", {"project": str(world["a"].uuid)}).status_code == 400
+
+
+@pytest.mark.parametrize("role", ["admin", "member", "reader", "staff"])
+def test_every_admin_list_and_add_page_answers_without_error(world, portal, role):
+    from django.contrib import admin
+    from django.urls import NoReverseMatch, reverse
+
+    client = portal(role)
+    for model, model_admin in admin.site._registry.items():
+        for view in ("changelist", "add"):
+            try:
+                url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}")
+            except NoReverseMatch:
+                continue
+            status = client.get(url).status_code
+            assert status in (200, 302, 403), (role, url, status)
+            if role == "admin":
+                assert status in (200, 302, 403) and (view == "add" or status == 200), (url, status)

@@ -18,8 +18,8 @@ def test_a_project_starts_with_zstacks_defaults(world, client_for):
     assert response.status_code == 200
     got = {q["name"]: (q["limit"], q["used"]) for q in response.json()}
     assert got == {"vm.num": (20, 1), "vm.cpuNum": (80, 1), "vm.memorySize": (80 * 1024**3, 512 * 1024**2),
-                   "volume.data.num": (40, 0), "l3.num": (20, 0), "securityGroup.num": (20, 1), "vip.num": (20, 1),
-                   "eip.num": (20, 0), "portForwarding.num": (20, 0)}
+                   "volume.data.num": (40, 0), "l3.num": (20, 0), "securityGroup.num": (20, 1), "vip.num": (20, 2),
+                   "eip.num": (20, 1), "portForwarding.num": (20, 1)}
 
 
 def test_only_the_admin_changes_a_quota_and_exceeding_it_answers_409_naming_it(world, client_for):
