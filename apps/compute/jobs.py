@@ -114,6 +114,35 @@ def _networks(ctx, vm, host):
             ensure_router_for(nic.l3_network, host, ctx)
 
 
+def _start_guest(host, vm):
+    spec = guest_spec(vm, host)
+    if vm.guest_kind == GuestKind.NAMESPACE:
+        call_host(host, "guests.start", spec, timeout=60)
+    else:
+        call_host(host, "domains.start_guest", spec, timeout=120)
+
+
+def restore_guests_of_host(host):
+    """A host (re)connected: each VM the database says runs there gets its guest back (a host that
+    rebooted, a sandbox host rebuilt); a guest that still runs is left as it is (starting is idempotent).
+    A VM whose guest cannot come back turns Error and the others go on."""
+    restored, failed = 0, []
+    for vm in VmInstance.objects.filter(host=host, state=VmState.RUNNING).select_related(
+            "instance_offering", "image", "zone", "host__cluster"):
+        try:
+            _networks(None, vm, host)
+            _start_guest(host, vm)
+            sync_for_vm(vm)
+            restored += 1
+        except Exception as exc:  # noqa: BLE001 - one guest must not keep the host from connecting
+            log.warning("guest of %s did not come back on %s: %s", vm.name, host.name, exc)
+            _set_state(vm, VmState.ERROR)
+            failed.append(vm.name)
+    if failed:
+        log.warning("host %s: %d guest(s) back, %s in Error", host.name, restored, ", ".join(failed))
+    return restored
+
+
 def start_vm(ctx, vm):
     """Job: place the VM if it has no host, give it its disk and networks, start its guest."""
     vm = _vm(vm)
@@ -127,11 +156,7 @@ def start_vm(ctx, vm):
     _prepare_root_volume(ctx, vm, host)
     _networks(ctx, vm, host)
     with ctx.step(f"Start the guest on {host.name}", progress=90):
-        spec = guest_spec(vm, host)
-        if vm.guest_kind == GuestKind.NAMESPACE:
-            call_host(host, "guests.start", spec, timeout=60)
-        else:
-            call_host(host, "domains.start_guest", spec, timeout=120)
+        _start_guest(host, vm)
     _set_state(vm, VmState.RUNNING)
     # Its host's firewall now filters its NICs (and remote-group sets elsewhere list its addresses).
     sync_for_vm(vm)
