@@ -260,3 +260,70 @@ def test_eip_vip_inside_the_guest_range_is_refused(api, net):
     assert error(post(api, "/api/v1/eips/", {"name": "E", "vip": str(vip.uuid), "vm_nic": str(net["nic"].uuid)}),
                  400) == {"code": "invalid", "field": "vm_nic",
                           "message": "VIP INSIDE lies in the guest range of L3 network PRIVATE."}
+
+
+# --- NAT rules of the anchors, and a router that cannot apply --------------------------------------------
+
+
+def test_a_guest_range_given_by_its_end_alone_is_completed_before_any_check(api, net):
+    vip = make_vip(net["public"])
+    body(post(api, "/api/v1/port-forwarding-rules/", rule_data(vip, vip_port_start=80, vip_port_end=80)), 201)
+    # Only the guest end: the range ends there with the VIP range's length, and the VIP port still clashes.
+    assert error(post(api, "/api/v1/port-forwarding-rules/", rule_data(vip, name="PF2", vip_port_start=80,
+                                                                       vip_port_end=80, guest_port_end=8080)), 409)[
+        "field"] == "vip_port_start"
+    rule = body(post(api, "/api/v1/port-forwarding-rules/", rule_data(vip, name="PF3", vip_port_start=90,
+                                                                      vip_port_end=99, guest_port_end=8089)), 201)
+    assert (rule["guest_port_start"], rule["guest_port_end"]) == (8080, 8089)
+    assert PortForwardingRule.objects.filter(guest_port_start__isnull=True).count() == 0
+
+
+def test_an_allowed_cidr_and_an_eip_refuse_each_other_on_one_nic(api, net):
+    make_vr_offering(net["public"])
+    nic = str(net["nic"].uuid)
+    eip_vip, pf_vip = make_vip(net["public"], name="EIP-VIP"), make_vip(net["public"], name="PF-VIP")
+    body(post(api, "/api/v1/eips/", {"name": "EIP", "vip": str(eip_vip.uuid), "vm_nic": nic}), 201)
+    assert error(post(api, "/api/v1/port-forwarding-rules/", rule_data(pf_vip, allowed_cidr="203.0.113.0/24",
+                                                                       vm_nic=nic)), 400) == {
+        "code": "invalid", "field": "allowed_cidr",
+        "message": "VM VM1's NIC has an EIP: a rule with an allowed CIDR cannot forward to it (the EIP lets everyone in)."}
+    Eip.objects.all().delete()
+    body(post(api, "/api/v1/port-forwarding-rules/", rule_data(pf_vip, allowed_cidr="203.0.113.0/24", vm_nic=nic)),
+         201)
+    assert error(post(api, "/api/v1/eips/", {"name": "EIP", "vip": str(eip_vip.uuid), "vm_nic": nic}), 400) == {
+        "code": "invalid", "field": "vm_nic",
+        "message": "Port forwarding rule PF limits the NIC to 203.0.113.0/24: an EIP would let everyone in; detach "
+                   "the rule first."}
+
+
+def test_a_vip_must_be_on_the_public_network_of_the_nics_router(api, net):
+    make_vr_offering(net["public"])
+    other = make_l3(make_l2(net["zone"], name="OTHER-L2", vlan=200), name="OTHER", system=True,
+                    cidr="203.0.113.0/24")
+    vip = make_vip(other)
+    assert error(post(api, "/api/v1/port-forwarding-rules/", rule_data(vip, vm_nic=str(net["nic"].uuid))), 400) == {
+        "code": "invalid", "field": "vm_nic",
+        "message": "The router of L3 network PRIVATE has its public leg on L3 network PUBLIC, but VIP VIP1 is on OTHER."}
+
+
+def test_a_rule_the_router_cannot_apply_fails_with_the_routers_error_and_writes_nothing(api, net):
+    """The router runs on a host whose agent does not answer: the change fails, its job says why, and no rule
+    is left behind."""
+    from apps.core.models import Job
+    from apps.vrouter.models import VirtualRouter
+    from apps.vrouter.routers import reserve_router
+    from tests.support.factories import make_cluster, make_host
+
+    make_vr_offering(net["public"])
+    reserve_router(net["private"])
+    host = make_host(make_cluster(net["zone"], hypervisor_type="Sandbox"))
+    VirtualRouter.objects.update(host=host, namespace="nimbo-vr-test", public_address="198.51.100.200",
+                                 public_l3=net["public"], public_netmask="255.255.255.0", public_leg="vptest")
+    vip = make_vip(net["public"])
+    refused = error(post(api, "/api/v1/port-forwarding-rules/", rule_data(vip, vm_nic=str(net["nic"].uuid))), 400)
+    assert refused["code"] == "host_unreachable" and refused["message"].startswith(
+        "Host HOST1 stopped answering while it ran router.ensure_router"), refused
+    assert not PortForwardingRule.objects.exists()
+    job = Job.objects.get(kind="createPortForwardingRule")
+    assert job.state == "failed" and [(s["name"], s["state"]) for s in job.steps] == [
+        ("Update the virtual router vr-PRIVATE on HOST1", "failed")]

@@ -51,3 +51,41 @@ def test_entries_that_could_inject_configuration_are_refused(entry, message):
     with pytest.raises(ValueError) as exc:
         compile_dnsmasq({**PLAN, "hosts": [entry]})
     assert str(exc.value) == message
+
+
+def test_nat_tables_follow_neutrons_layout():
+    from apps.vrouter.compile import compile_nat, vip_addresses
+
+    plan = {"private": {"dev": "eth0", "address": "10.0.0.1", "cidr": "10.0.0.0/24"},
+            "public": {"dev": "eth1", "address": "198.51.100.231"}, "snat": True,
+            "port_forwarding": [
+                {"id": "a", "vip": "198.51.100.235", "protocol": "tcp", "vip_ports": [22, 22], "guest_ip": "10.0.0.5",
+                 "guest_ports": [22, 22], "allowed_cidr": ""},
+                {"id": "b", "vip": "198.51.100.235", "protocol": "udp", "vip_ports": [2222, 2222],
+                 "guest_ip": "10.0.0.6", "guest_ports": [22, 22], "allowed_cidr": "203.0.113.0/24"},
+                {"id": "c", "vip": "198.51.100.236", "protocol": "TCP", "vip_ports": [8000, 8010],
+                 "guest_ip": "10.0.0.5", "guest_ports": [9000, 9010], "allowed_cidr": ""}],
+            "eips": [{"id": "e", "vip": "198.51.100.237", "guest_ip": "10.0.0.7"}]}
+    tables = compile_nat(plan)
+    assert tables["nat"] == {
+        "PREROUTING": ["-j nimbo-dnat"], "INPUT": [], "OUTPUT": ["-j nimbo-dnat"],
+        "POSTROUTING": ["-j nimbo-snat", "-s 10.0.0.0/24 -o eth1 -j SNAT --to-source 198.51.100.231"],
+        "nimbo-dnat": [
+            "-d 198.51.100.235/32 -p tcp -m tcp --dport 22 -m comment --comment pf-a -j DNAT --to-destination 10.0.0.5",
+            "-d 198.51.100.236/32 -p tcp -m tcp --dport 8000:8010 -m comment --comment pf-c -j DNAT "
+            "--to-destination 10.0.0.5:9000-9010/8000",
+            "-d 198.51.100.237/32 -m comment --comment eip-e -j DNAT --to-destination 10.0.0.7",
+            "-s 203.0.113.0/24 -d 198.51.100.235/32 -p udp -m udp --dport 2222 -m comment --comment pf-b -j DNAT "
+            "--to-destination 10.0.0.6:22"],
+        "nimbo-snat": [
+            "-s 10.0.0.0/24 -d 10.0.0.0/24 -o eth0 -m conntrack --ctstate DNAT -j SNAT --to-source 10.0.0.1",
+            "-s 10.0.0.7/32 -o eth1 -m comment --comment eip-e -j SNAT --to-source 198.51.100.237"]}
+    assert tables["filter"]["FORWARD"] == [
+        "-i eth1 -o eth0 -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT", "-i eth1 -o eth0 -j DROP"]
+    assert vip_addresses(plan) == ["198.51.100.235", "198.51.100.236", "198.51.100.237"]
+    # No public leg: no SNAT, no EIP, nothing forwarded in, no VIP held.
+    inside = compile_nat({**plan, "public": None})
+    assert inside["nat"]["POSTROUTING"] == ["-j nimbo-snat"] and inside["filter"]["FORWARD"] == []
+    assert vip_addresses({**plan, "public": None}) == []
+    with pytest.raises(ValueError, match="same length"):
+        compile_nat({**plan, "port_forwarding": [{**plan["port_forwarding"][0], "guest_ports": [22, 23]}]})
