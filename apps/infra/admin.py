@@ -1,4 +1,3 @@
-from django import forms
 from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -7,6 +6,7 @@ from apps.core.admin import ServiceAdmin, badge_column
 from apps.core.fields import human_size
 
 from . import services
+from .forms import HostForm
 from .models import Cluster, Host, Zone
 from .ssh import fingerprint
 
@@ -56,23 +56,6 @@ class ClusterAdmin(ServiceAdmin):
         if request.method == "GET" and "_popup" not in request.GET:
             return HttpResponseRedirect(reverse("infra:cluster-wizard"))
         return super().add_view(request, form_url, extra_context)
-
-
-class HostForm(forms.ModelForm):
-    password = forms.CharField(
-        widget=forms.PasswordInput(render_value=False), required=False, strip=False, label="SSH password",
-        help_text="Root (or sudo-less admin) password; stored encrypted. Leave empty to keep the stored one.",
-    )
-
-    class Meta:
-        model = Host
-        fields = ["name", "description", "cluster", "management_ip", "ssh_port", "username", "password", "state"]
-
-    def clean_password(self):
-        password = self.cleaned_data.get("password")
-        if self.instance._state.adding and not password:
-            raise forms.ValidationError("Enter the SSH password.")
-        return password
 
 
 @admin.register(Host)

@@ -5,7 +5,6 @@ travels with the form as hidden fields, so Back keeps it and nothing exists befo
 calls one service (infra.services.create_cluster_and_attach). A step with nothing to offer says so.
 """
 
-from django import forms
 from django.contrib import admin
 from django.shortcuts import render
 
@@ -14,36 +13,10 @@ from apps.core.jobs import EXPECTED_ERRORS
 from apps.projects.portal import cloud_admin_required
 
 from . import services
+from .forms import AttachForm, ClusterForm
 from .models import Cluster
 
 STEPS = [("cluster", "Cluster"), ("storage", "Primary storage"), ("l2", "L2 networks")]
-
-
-class ClusterForm(forms.ModelForm):
-    class Meta:
-        model = Cluster
-        fields = ["name", "description", "zone", "hypervisor_type"]
-        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
-
-
-class AttachForm(forms.Form):
-    """The choices of steps 2 and 3, limited to the chosen zone."""
-
-    primary_storages = forms.ModelMultipleChoiceField(queryset=None, required=False,
-                                                      widget=forms.CheckboxSelectMultiple, label="primary storage")
-    l2_networks = forms.ModelMultipleChoiceField(queryset=None, required=False, widget=forms.CheckboxSelectMultiple,
-                                                 label="L2 networks")
-
-    def __init__(self, *args, zone=None, **kwargs):
-        from apps.networks.models import L2Network
-        from apps.storage.models import PrimaryStorage
-
-        super().__init__(*args, **kwargs)
-        self.fields["primary_storages"].queryset = PrimaryStorage.objects.filter(zone=zone).order_by("name")
-        self.fields["l2_networks"].queryset = L2Network.objects.filter(zone=zone).order_by("name")
-        self.fields["primary_storages"].label_from_instance = lambda s: f"{s.name} ({s.get_type_display()}, {s.url})"
-        self.fields["l2_networks"].label_from_instance = lambda n: (
-            f"{n.name} ({n.get_type_display()} on {n.physical_interface}{f', VLAN {n.vlan}' if n.vlan else ''})")
 
 
 def _hidden(request, step):
