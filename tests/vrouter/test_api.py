@@ -286,7 +286,8 @@ def test_an_allowed_cidr_and_an_eip_refuse_each_other_on_one_nic(api, net):
     assert error(post(api, "/api/v1/port-forwarding-rules/", rule_data(pf_vip, allowed_cidr="203.0.113.0/24",
                                                                        vm_nic=nic)), 400) == {
         "code": "invalid", "field": "allowed_cidr",
-        "message": "VM VM1's NIC has an EIP: a rule with an allowed CIDR cannot forward to it (the EIP lets everyone in)."}
+        "message": ("VM VM1's NIC has an EIP: a rule with an allowed CIDR cannot forward to it "
+                    "(the EIP lets everyone in).")}
     Eip.objects.all().delete()
     body(post(api, "/api/v1/port-forwarding-rules/", rule_data(pf_vip, allowed_cidr="203.0.113.0/24", vm_nic=nic)),
          201)
@@ -303,7 +304,8 @@ def test_a_vip_must_be_on_the_public_network_of_the_nics_router(api, net):
     vip = make_vip(other)
     assert error(post(api, "/api/v1/port-forwarding-rules/", rule_data(vip, vm_nic=str(net["nic"].uuid))), 400) == {
         "code": "invalid", "field": "vm_nic",
-        "message": "The router of L3 network PRIVATE has its public leg on L3 network PUBLIC, but VIP VIP1 is on OTHER."}
+        "message": ("The router of L3 network PRIVATE has its public leg on L3 network PUBLIC, "
+                    "but VIP VIP1 is on OTHER.")}
 
 
 def test_a_rule_the_router_cannot_apply_fails_with_the_routers_error_and_writes_nothing(api, net):
