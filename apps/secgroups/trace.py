@@ -23,8 +23,8 @@ import ipaddress
 import shlex
 from dataclasses import asdict, dataclass
 
-from workers.host.sgnames import (GROUP_EGRESS_PREFIX, GROUP_INGRESS_PREFIX, IN_CHAIN, L2_TOP_CHAIN, PROTOCOL_NAMES,
-                                  TOP_CHAIN, l2_chain, nic_chains)
+from workers.host.sgnames import (L2_TOP_CHAIN, PROTOCOL_NAMES,
+                                  TOP_CHAIN, nic_chains)
 
 PROTOCOLS = {name: number for number, name in PROTOCOL_NAMES.items()}
 PROTOCOLS.update({"icmpv6": 58, "ipv6-icmp": 58})

@@ -95,7 +95,7 @@ def test_live_tables_with_counters_and_drift_on_the_path():
     gin = group_chains("g")[0]
     saved = {"v4": "", "v6": "", "eb": "", "sets": {}}
     lines = []
-    for chain, rules in plan["v4"]["chains"].items():
+    for chain in plan["v4"]["chains"]:
         lines.append(f":{chain} - [0:0]")
     for chain, rules in plan["v4"]["chains"].items():
         for line in rules:
