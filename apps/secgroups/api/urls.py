@@ -1,5 +1,6 @@
 from django.urls import path
 
+from .trace import NicTraceView
 from .views import HostFirewallViewSet, NicFirewallView, SecurityGroupRuleViewSet, SecurityGroupViewSet
 
 
@@ -11,4 +12,5 @@ def register(router):
 
 urlpatterns = [
     path("vm-nics/<uuid:nic>/firewall/", NicFirewallView.as_view(), name="vm-nic-firewall"),
+    path("vm-nics/<uuid:nic>/trace/", NicTraceView.as_view(), name="vm-nic-trace"),
 ]
