@@ -184,6 +184,7 @@ class VmInstanceAdmin(ServiceAdmin):
         from apps.secgroups.choices import protocol_label
         from apps.secgroups.models import SecurityGroupRule
         from apps.secgroups.realised import nic_firewall
+        from apps.secgroups.tracing import trace_form
 
         vm = self._vm_or_404(request, object_id)
         nic = get_object_or_404(vm.nics.select_related("vm_instance__host", "l3_network"), pk=nic)
@@ -197,7 +198,7 @@ class VmInstanceAdmin(ServiceAdmin):
         lines = [*realised.get("v4", []), *realised.get("v6", []), *realised.get("eb", [])]
         context = {**self.admin_site.each_context(request), "title": f"Firewall of {vm.name}'s NIC {nic.ip or nic.mac}",
                    "opts": self.model._meta, "original": vm, "vm": vm, "nic": nic, "groups": groups, "lines": lines,
-                   "firewall": data}
+                   "firewall": data, "trace": trace_form(nic, request.GET)}
         return TemplateResponse(request, "compute/nic_firewall.html", context)
 
     def console_view(self, request, object_id):

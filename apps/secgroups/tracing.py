@@ -70,3 +70,29 @@ def _named(rules, plan):
         if rid in remote:
             rule["remote_group"] = names.get(remote[rid], remote[rid])
     return rules
+
+
+TRACE_FIELDS = ("direction", "protocol", "src", "dst", "src_port", "dst_port", "icmp_type", "icmp_code", "state",
+                "src_mac")
+
+
+def trace_form(nic, query):
+    """The firewall page's trace form (GET, so a trace is a link one can share): {"values", "errors", "result"};
+    nothing is traced until the form is sent (a `direction` in the query)."""
+    from .api.trace import TraceSerializer, packet_of
+
+    values = {name: query.get(name, "") for name in TRACE_FIELDS}
+    values["state"] = values["state"] or "new"
+    out = {"values": values, "errors": {}, "result": None, "directions": ["ingress", "egress"],
+           "states": ["new", "established", "related", "invalid"]}
+    if "direction" not in query:
+        return out
+    data = {k: v for k, v in values.items() if v != ""}
+    serializer = TraceSerializer(data=data, context={"nic": nic})
+    if not serializer.is_valid():
+        out["errors"] = {field: " ".join(str(e) for e in errors) for field, errors in serializer.errors.items()}
+        return out
+    result = trace_nic(nic, packet_of(serializer.validated_data))
+    result["shown"] = result["live"] or result["compiled"]
+    out["result"] = result
+    return out

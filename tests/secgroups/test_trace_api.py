@@ -4,6 +4,7 @@ it reports after a chain is edited by hand, and the 400s that name the field."""
 import shlex
 
 import pytest
+from django.utils.html import escape
 
 from apps.secgroups import services
 from apps.secgroups.compile import group_chains
@@ -20,7 +21,7 @@ def trace(api, nic, **packet):
 
 @pytest.mark.root
 @pytest.mark.django_db(transaction=True)
-def test_trace_verdicts_match_real_packets_and_drift_is_reported(api, rq_queue):
+def test_trace_verdicts_match_real_packets_and_drift_is_reported(api, client, user, rq_queue):
     with sandbox_scene() as scene:
         vm = scene.vm("VM", "198.51.100.10")
         peer = scene.vm("PEER", "198.51.100.11")  # allowed by CIDR
@@ -82,6 +83,16 @@ def test_trace_verdicts_match_real_packets_and_drift_is_reported(api, rq_queue):
         steps = [s for s in ok["live"]["steps"] if s.get("rule_id") == str(by_cidr.pk)]
         assert steps and steps[0]["packets"] >= 1
 
+        # The NIC's firewall page: the form, and the path drawn as a list with the deciding rule highlighted.
+        client.force_login(user)
+        page_url = f"/compute/vminstance/{vm.nic.vm_instance.pk}/nics/{vm.nic.pk}/firewall/"
+        query = {"direction": "ingress", "protocol": "tcp", "src": peer.ip, "dst_port": "22"}
+        page = client.get(page_url, query).content.decode()
+        assert "<strong>ACCEPT</strong>: allowed by a security group rule" in page
+        decides = [item for item in page.split("<li ") if "nimbo-decides" in item]
+        assert decides and all(f"r:{by_cidr.pk}" in item for item in decides)
+        assert "Drift" not in page
+
         # Someone deletes the CIDR rule from the group's chain by hand.
         gin = group_chains(group.pk)[0]
         line = next(s["rule"] for s in ok["compiled"]["steps"] if s.get("rule_id") == str(by_cidr.pk))
@@ -91,6 +102,10 @@ def test_trace_verdicts_match_real_packets_and_drift_is_reported(api, rq_queue):
         assert not peer.tcp(vm).startswith("SSH-2.0"), "the host drops it, as the live trace says"
         assert drifted["drift"]["verdict_differs"]
         assert drifted["drift"]["chains"] == [{"chain": gin, "missing": [line], "extra": []}]
+        page = client.get(page_url, query).content.decode()
+        assert "<strong>DROP</strong>: no rule allowed it (default drop)" in page and "As compiled: ACCEPT" in page
+        assert "Drift: the host differs from what Nimbo compiled and gives another verdict" in page
+        assert f"missing on the host: <code>{escape(line)}</code>" in page
 
 
 @pytest.mark.django_db
@@ -121,3 +136,8 @@ def test_bad_packets_are_400s_naming_the_field(api):
     ok = api.post(url, {"direction": "ingress", "protocol": "tcp", "src": "10.0.0.9", "dst_port": 22}, format="json")
     assert ok.status_code == 200 and ok.json()["compiled"]["verdict"] == "ACCEPT" and ok.json()["live"] is None
     assert ok.json()["packet"]["dst"] == "10.0.0.5", "ingress goes to the NIC's address by default"
+
+    # The portal's form says the same, next to the field.
+    page = api.get(f"/compute/vminstance/{nic.vm_instance.pk}/nics/{nic.pk}/firewall/",
+                   {"direction": "ingress", "protocol": "tcp", "src": "10.0.0.9"}).content.decode()
+    assert "<li>dst_port: A tcp packet needs a destination port.</li>" in page
