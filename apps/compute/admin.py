@@ -162,8 +162,10 @@ class VmInstanceAdmin(ServiceAdmin):
             return HttpResponseNotAllowed(["POST"])
         vm = self._vm_or_404(request, object_id)
         nic = get_object_or_404(vm.nics.all(), pk=nic)
-        group = SecurityGroup.objects.filter(pk=request.POST.get("group") or None).first() \
-            if _is_uuid(request.POST.get("group")) else None
+        from apps.projects.access import for_request
+
+        groups = for_request(request).scope(SecurityGroup.objects.all())  # another project's: as if absent
+        group = groups.filter(pk=request.POST.get("group")).first() if _is_uuid(request.POST.get("group")) else None
         if group is None or not self.has_change_permission(request, vm):
             self.message_user(request, "Choose a security group.", messages.ERROR)
         else:
@@ -210,6 +212,10 @@ class VmInstanceAdmin(ServiceAdmin):
         vm = self.get_object(request, object_id)
         if vm is not None:
             extra_context = {**(extra_context or {}), **vm_page_context(vm)}
+            if not self.has_change_permission(request, vm):  # a reader sees the VM, not its buttons
+                extra_context["vm_actions"] = []
+                for nic in extra_context["vm_nics"]:
+                    nic.joinable = []
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="state", ordering="state")
@@ -271,8 +277,10 @@ def vm_page_context(vm):
     nics = list(vm.nics.select_related("l3_network").prefetch_related("security_groups").order_by("device_index"))
     for nic in nics:
         joined = {g.pk for g in nic.security_groups.all()}
-        nic.joinable = [g for g in SecurityGroup.objects.filter(l3_refs__l3_network=nic.l3_network_id).distinct()
-                        if g.pk not in joined]
+        groups = SecurityGroup.objects.filter(l3_refs__l3_network=nic.l3_network_id)
+        if vm.project_id:  # a NIC joins only groups of its VM's project
+            groups = groups.filter(project=vm.project_id)
+        nic.joinable = [g for g in groups.distinct() if g.pk not in joined]
     jobs = list(Job.objects.filter(target_id=str(vm.pk)).order_by("-created")[:5])
     failed = next((j for j in jobs if j.state == "failed"), None) if vm.state == "Error" else None
     actions = [(name, label) for name, label, _f in STATE_ACTIONS]

@@ -121,3 +121,15 @@ def test_every_admin_list_and_add_page_answers_without_error(world, portal, role
             assert status in (200, 302, 403), (role, url, status)
             if role == "admin":
                 assert status in (200, 302, 403) and (view == "add" or status == 200), (url, status)
+
+
+def test_a_reader_sees_the_vm_page_without_its_buttons_and_no_other_projects_group(world, portal):
+    from apps.secgroups.models import SecurityGroupL3NetworkRef
+
+    for group in (world["group"], world["group_b"]):
+        SecurityGroupL3NetworkRef.objects.create(security_group=group, l3_network=world["private"])
+    url = f"/compute/vminstance/{world['vm'].pk}/change/"
+    member_page = portal("member").get(url).content.decode()
+    assert "nimbo-action-stop" in member_page and "SG-A" in member_page and "SG-B" not in member_page
+    reader_page = portal("reader").get(url).content.decode()
+    assert "nimbo-action-stop" not in reader_page and "Add to group" not in reader_page
