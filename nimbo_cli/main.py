@@ -113,10 +113,85 @@ def build_parser():
             action.add_argument("ident")
             action.add_argument("action")
             action.add_argument("--set", action="append", metavar="KEY=VALUE")
+    _trace_parser(sub)
     return parser
 
 
+def _trace_parser(sub):
+    nic = sub.add_parser("nic", help="a VM NIC")
+    cmds = nic.add_subparsers(dest="command", required=True)
+    trace = cmds.add_parser("trace", help="why is this packet dropped? its path through the NIC's firewall")
+    trace.add_argument("nic", help="the NIC's id")
+    trace.add_argument("--direction", required=True, choices=["ingress", "egress"])
+    trace.add_argument("--protocol", required=True, help="tcp, udp, icmp, icmpv6, sctp or a number")
+    trace.add_argument("--src", help="source address (egress: the NIC's by default)")
+    trace.add_argument("--dst", help="destination address (ingress: the NIC's by default)")
+    for name in ("src-port", "dst-port", "icmp-type", "icmp-code"):
+        trace.add_argument(f"--{name}", type=int)
+    trace.add_argument("--state", default="new", help="conntrack state: new, established, related, invalid")
+    trace.add_argument("--src-mac", help="the frame's source MAC (egress; the NIC's by default)")
+    trace.add_argument("--compiled-only", action="store_true", help="do not read the host's live chains")
+
+
+def trace_lines(result):
+    """The trace as text, one line per step (ovn-trace style), the deciding step marked with "=>"."""
+    path = result["live"] or result["compiled"]
+    lines = []
+    for step in path["steps"]:
+        mark = "=>" if step.get("decides") else "  "
+        if step["kind"] == "check":
+            text = step["note"]
+        elif step["kind"] == "chain":
+            text = f"enter {step['chain']}" + (f" ({step['note']})" if step.get("note") else "")
+        elif step["kind"] == "return":
+            text = f"return from {step['chain']}"
+        else:
+            state = f"not understood: {step['unsupported']}" if step.get("unsupported") else (
+                "matched" if step["matched"] else "no match")
+            count = f" [{step['packets']} pkts]" if step.get("packets") is not None else ""
+            text = f"{step['rule']}  -> {state}{count}"
+        lines.append(f"{mark} {step.get('stage', ''):<13} {text}")
+    verdict = f"{path['verdict']}: {path['reason']}"
+    if path.get("rule"):
+        rule = path["rule"]
+        verdict += f" (rule {rule['id']} of group {rule.get('group_name', rule.get('group'))}: {rule['text']})"
+    lines.append(verdict)
+    if result["live"] is None:
+        lines.append("(compiled chains only" + (f": the host could not be read: {result['live_error']})"
+                                                if result.get("live_error") else ")"))
+    drift = result.get("drift") or {}
+    if drift.get("verdict_differs"):
+        lines.append(f"DRIFT: as compiled the verdict would be {result['compiled']['verdict']}")
+    for d in drift.get("chains", []):
+        lines += [f"DRIFT {d['chain']}: missing on the host: {line}" for line in d["missing"]]
+        lines += [f"DRIFT {d['chain']}: only on the host: {line}" for line in d["extra"]]
+        if d.get("note"):
+            lines.append(f"DRIFT {d['chain']}: {d['note']}")
+    for d in drift.get("sets", []):
+        lines.append(f"DRIFT set {d['set']}: missing {', '.join(d['missing']) or 'none'}; "
+                     f"only on the host {', '.join(d['extra']) or 'none'}")
+    return lines
+
+
+def run_trace(args, client, out):
+    body = {k: v for k, v in (("direction", args.direction), ("protocol", args.protocol), ("src", args.src),
+                              ("dst", args.dst), ("src_port", args.src_port), ("dst_port", args.dst_port),
+                              ("icmp_type", args.icmp_type), ("icmp_code", args.icmp_code),
+                              ("state", args.state), ("src_mac", args.src_mac)) if v is not None}
+    body["live"] = not args.compiled_only
+    result = client.post(f"vm-nics/{args.nic}/trace/", body)
+    if args.format == "json":
+        import json
+
+        out(json.dumps(result, indent=2))
+    else:
+        for line in trace_lines(result):
+            out(line)
+
+
 def run(args, client, out):
+    if args.resource == "nic":
+        return run_trace(args, client, out)
     collection, columns = RESOURCES[args.resource]
     fmt = args.format
     if args.command == "list":

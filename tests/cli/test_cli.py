@@ -125,3 +125,40 @@ def test_virtual_routers_are_listed_shown_rebuilt_and_deleted(nimbo, api):
     VmInstance.objects.get(pk=vm["uuid"]).nics.all().delete()
     assert nimbo("virtual-router", "delete", "vr-NET")[0] == 0
     assert not VirtualRouter.objects.exists()
+
+
+def test_nic_trace_prints_the_path_and_the_deciding_rule(nimbo):
+    from apps.infra.models import Cluster, Host
+    from apps.secgroups import services
+    from tests.support.factories import make_l2, make_l3, make_nic, make_vm
+
+    zone = make_zone()
+    cluster = Cluster.objects.create(zone=zone, name="C", hypervisor_type="Sandbox")
+    host = Host.objects.create(cluster=cluster, name="H", management_ip="127.0.0.9")
+    l3 = make_l3(l2=make_l2(zone=zone), services=["SecurityGroup"], cidr="10.0.0.0/24")
+    nic = make_nic(make_vm("VM", zone=zone, host=host), l3, ip="10.0.0.5")
+    group = services.create_security_group(name="web")
+    services.attach_l3(group, l3)
+    services.add_nics(group, [nic])
+    rule = services.add_rule(group, protocol=6, port_range_min=22, port_range_max=22, remote_ip_prefix="10.0.0.0/24")
+    args = ("nic", "trace", str(nic.pk), "--direction", "ingress", "--protocol", "tcp", "--dst-port", "22",
+            "--compiled-only")
+    code, out, _ = nimbo(*args, "--src", "10.0.0.9")
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[-2] == (f"ACCEPT: allowed by a security group rule (rule {rule.pk} of group web: "
+                         "ingress IPv4 tcp port 22 from 10.0.0.0/24)")
+    assert [line for line in lines if line.startswith("=>")] == [
+        f'=> filter        -A {group_chains_of(group)} -s 10.0.0.0/24 -p tcp -m tcp --dport 22 -m comment '
+        f'--comment "r:{rule.pk}" -j ACCEPT  -> matched']
+    code, out, _ = nimbo(*args, "--src", "192.0.2.1")
+    assert out.splitlines()[-2] == "DROP: no rule allowed it (default drop)"
+    code, _, err = nimbo("nic", "trace", str(nic.pk), "--direction", "ingress", "--protocol", "tcp",
+                         "--src", "10.0.0.9")
+    assert code == 1 and err == "nimbo: A tcp packet needs a destination port. (field: dst_port) [HTTP 400]"
+
+
+def group_chains_of(group):
+    from apps.secgroups.compile import group_chains
+
+    return group_chains(group.pk)[0]
