@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "apps.secgroups",
     "apps.compute",
     "apps.vrouter",
+    "apps.openstack",
 ]
 
 MIDDLEWARE = [

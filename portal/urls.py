@@ -9,6 +9,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     re_path(r"^api/", fallback.api_not_found),  # not the admin's login page below
+    # The OpenStack client's view: Keystone v3 tokens and Neutron v2.0 security groups (apps/openstack).
+    path("openstack/", include("apps.openstack.urls")),
     path("portal/", include("apps.core.urls")),
     path("portal/", include("apps.projects.urls")),
     path("portal/", include("apps.infra.urls")),
