@@ -141,3 +141,49 @@ def test_bad_packets_are_400s_naming_the_field(api):
     page = api.get(f"/compute/vminstance/{nic.vm_instance.pk}/nics/{nic.pk}/firewall/",
                    {"direction": "ingress", "protocol": "tcp", "src": "10.0.0.9"}).content.decode()
     assert "<li>dst_port: A tcp packet needs a destination port.</li>" in page
+
+
+@pytest.mark.root
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_trace_page_screenshot(live_server, client, user, rq_queue):
+    """The NIC's firewall page tracing a packet a hand edit on the host now drops, as a person sees it in
+    Chromium: saved as var/screenshots/packet-trace.png."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+
+    with sandbox_scene() as scene:
+        vm = scene.vm("VM", "198.51.100.10", sshd=False)
+        peer = scene.vm("PEER", "198.51.100.11", sshd=False)
+        group = services.create_security_group(name="web")
+        services.attach_l3(group, scene.l3)
+        services.add_nics(group, [vm.nic])
+        services.add_rule(group, protocol=6, port_range_min=80, port_range_max=80)
+        rule = services.add_rule(group, protocol=1, port_range_min=8, remote_ip_prefix="198.51.100.0/24")
+        run_worker()
+        assert peer.ping(vm)
+        client.force_login(user)
+        url = (f"{live_server.url}/compute/vminstance/{vm.nic.vm_instance.pk}/nics/{vm.nic.pk}/firewall/"
+               f"?direction=ingress&protocol=icmp&src={peer.ip}&icmp_type=8")
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                context = browser.new_context(viewport={"width": 1400, "height": 900})
+                context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
+                                      "url": live_server.url}])
+                page = context.new_page()
+                page.goto(url)
+                decides = page.locator(".nimbo-decides")
+                assert decides.count() >= 1 and f"r:{rule.pk}" in decides.first.inner_text()
+                # The rule deleted by hand on the host: the live path drops, the drift is named.
+                gin = group_chains(group.pk)[0]
+                scene.lab.hrun("iptables", "-w", "-D", gin, "2")
+                assert not peer.ping(vm)
+                page.reload()
+                assert "Drift: the host differs" in page.inner_text("#trace")
+                assert "no rule allowed it (default drop)" in page.inner_text(".nimbo-verdict")
+                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(SCREENSHOTS / "packet-trace.png"), full_page=True)
+            finally:
+                browser.close()
