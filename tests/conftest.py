@@ -25,15 +25,15 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _libvirt_daemons_of_this_session():
-    """A sandbox host's agent starts libvirtd where nothing runs it (as on a fresh machine): what this
-    session made it start is stopped at its end, unless guests still run on it."""
+def session_libvirt():
+    """A sandbox host's agent starts libvirtd where nothing runs it (as on a fresh machine): the libvirt
+    daemons this session made start are stopped at its end, unless guests still run on them. Yields the
+    PIDs of those that ran before the session (not the session's to stop)."""
     from workers.host import domains
 
-    running_before = domains.libvirt_answers()
-    yield
-    if not running_before:
-        domains.stop_daemons(domains.started_daemons())
+    before = frozenset(domains.started_daemons())
+    yield before
+    domains.stop_daemons([pid for pid in domains.started_daemons() if pid not in before])
 
 
 @pytest.fixture
