@@ -69,8 +69,9 @@ def test_security_groups_and_rules_through_the_openstack_client(openstack, bob):
 
     listed = json_of(openstack("security group", "list", "-f", "json"))
     assert [(g["ID"], g["Name"]) for g in listed] == [(group["id"], "web")]
+    assert openstack("security group", "set", "web", "--description", "front ends")[0] == 0
     shown = json_of(openstack("security group", "show", "web", "-f", "json"))  # found by name
-    assert shown["id"] == group["id"]
+    assert shown["id"] == group["id"] and shown["description"] == "front ends"
 
     rule = json_of(openstack("security group", "rule", "create", "web", "--protocol", "tcp", "--dst-port", "8000:8080",
                              "--remote-ip", "10.0.0.0/8", "-f", "json"))
