@@ -8,7 +8,7 @@ from apps.core.exceptions import JobFailed
 
 from .models import HostFirewall
 from .state import host_plan
-from .sync import deliver, parse_scope, retry_later, sync_started
+from .sync import deliver, host_lock, parse_scope, retry_later, sync_started
 
 log = logging.getLogger("nimbo.secgroups.jobs")
 
@@ -22,10 +22,21 @@ def sync_host(ctx, host, full=False, scope=None):
     if not full and scope is None:
         scope = sync_started(host)
     host = Host.objects.select_related("cluster").get(pk=host)
-    with ctx.step("compile", progress=20):
-        plan = host_plan(host) if full else host_plan(host, parse_scope(scope))
-    with ctx.step("apply", progress=100):
-        result = _apply(host, "reconcile" if full else "apply", plan)
+    # Compiled and applied under the host's lock: plans reach the host in the order they were compiled,
+    # each from what was committed before it, so an apply never removes or misses a chain that a plan
+    # compiled later (another NIC joining a group at the same moment) has already written.
+    with host_lock(host.pk):
+        with ctx.step("compile", progress=20):
+            plan = host_plan(host) if full else host_plan(host, parse_scope(scope))
+        try:
+            with ctx.step("apply", progress=100):
+                result = _apply(host, "reconcile" if full else "apply", plan, whole=full or "scope" not in plan)
+        except _PartFailed:
+            # A part of the host can lean on chains that another change, committed but not applied yet, is
+            # to create (a NIC whose new group's chains are not on the host yet): apply the whole host.
+            with ctx.step("apply the whole host", progress=100):
+                plan = host_plan(host)
+                result = _apply(host, "apply", plan)
     # How much was compiled: the chains of what the changes touched, or of the whole host.
     result = {**result, "compiled_chains": sum(len(plan[family]["chains"]) for family in ("v4", "v6", "eb")),
               "whole_host": "scope" not in plan}
@@ -33,11 +44,18 @@ def sync_host(ctx, host, full=False, scope=None):
     return result
 
 
-def _apply(host, op, plan):
+class _PartFailed(JobFailed):
+    """Applying a part of a host's plan failed; the whole host is applied instead."""
+
+
+def _apply(host, op, plan, whole=True):
     state, _ = HostFirewall.objects.get_or_create(host=host)
     try:
         result = deliver(host, op, plan)
     except Exception as exc:
+        if not whole:
+            log.info("host %s: a part of its plan failed (%s); applying the whole host", host, exc)
+            raise _PartFailed(str(exc)) from exc
         state.failures += 1
         state.last_error = str(exc)[:2000]
         state.save(update_fields=["failures", "last_error"])
@@ -63,7 +81,8 @@ def _apply(host, op, plan):
 
 def reconcile_host(host):
     """Re-apply a host's plan against its live chains; returns the reconcile result."""
-    return _apply(host, "reconcile", host_plan(host))
+    with host_lock(host.pk):
+        return _apply(host, "reconcile", host_plan(host))
 
 
 def reconcile_all(ctx=None):

@@ -15,7 +15,7 @@ def nic_firewall(nic):
     host = nic.vm_instance.host
     data = {"nic": str(nic.pk), "host": str(host.pk) if host else None, "groups": groups,
             "chains": [*nic_chains(nic.pk), l2_chain(nic.pk)] if groups else [], "realised": None,
-            "read_back_error": "", "drift": ""}
+            "read_back_error": "", "drift": "", "pending": ""}
     if host is None or not groups:
         return data
     try:
@@ -25,4 +25,7 @@ def nic_firewall(nic):
     state = HostFirewall.objects.filter(host=host).first()
     if state:
         data["drift"] = state.drift_by_nic.get(str(nic.pk), "")
+        if state.failures:  # the last apply failed: what was asked is not on the host yet (retries run)
+            data["pending"] = (f"Not applied yet: {state.failures} failed "
+                               f"attempt{'s' if state.failures != 1 else ''}, retrying; last error: {state.last_error}")
     return data

@@ -52,12 +52,13 @@ def delete_security_group(group, force=False):
     if count and not force:
         raise InUse(f"Security group {group} still holds {count} VM NIC{'s' if count != 1 else ''}; "
                     "remove them first or delete with force=true.")
-    hosts = hosts_of_groups([group.pk], include_remote_users=True)
+    group_id = group.pk  # the instance forgets its pk once deleted
+    hosts = hosts_of_groups([group_id], include_remote_users=True)
     nics = list(group.nic_refs.values_list("vm_nic_id", flat=True))
     group.nic_refs.all().delete()
     group.rules.all().delete()  # its own rules may name the group itself as their remote
     delete_object(group)
-    request_sync(hosts, nics=nics, groups=[group.pk], members=[group.pk])
+    request_sync(hosts, nics=nics, groups=[group_id], members=[group_id])
 
 
 def _new_rule(group, data):

@@ -189,7 +189,13 @@ def sync_for_host(host):
     request_sync([host.pk], full=True)
 
 
-RETRY_DELAYS = (5, 15, 60)  # seconds before the next try of a failed apply; the reconcile keeps trying after
+def host_lock(host_id):
+    """One host's firewall changes, one at a time across every worker: compile and apply under it."""
+    return _redis().lock(f"nimbo:secgroups:host:{host_id}", timeout=300, blocking_timeout=300, sleep=0.01)
+
+
+# Seconds before the next try of a failed apply: at once, then backing off; the reconcile keeps trying after.
+RETRY_DELAYS = (0.5, 2, 5, 15, 60)
 
 
 def retry_later(host_id, failures):
@@ -200,8 +206,12 @@ def retry_later(host_id, failures):
 
     if settings.NIMBO_JOBS_INLINE or failures > len(RETRY_DELAYS):
         return False
-    django_rq.get_queue("default").enqueue_in(datetime.timedelta(seconds=RETRY_DELAYS[failures - 1]),
-                                              "apps.secgroups.sync.retry_sync", str(host_id))
+    delay = RETRY_DELAYS[failures - 1]
+    queue = django_rq.get_queue("default")
+    if delay < 1:  # the scheduler wakes about once a second: a retry "at once" goes straight to the queue
+        queue.enqueue("apps.secgroups.sync.retry_sync", str(host_id))
+    else:
+        queue.enqueue_in(datetime.timedelta(seconds=delay), "apps.secgroups.sync.retry_sync", str(host_id))
     return True
 
 

@@ -165,7 +165,7 @@ def test_nic_firewall_of_an_unfiltered_or_unplaced_nic(world, api):
     hosts, nics, groups = world
     shown = api.get(f"/api/v1/vm-nics/{nics[0].pk}/firewall/").json()
     assert shown == {"nic": str(nics[0].pk), "host": str(hosts[0].pk), "groups": [], "chains": [],
-                     "realised": None, "read_back_error": "", "drift": ""}
+                     "realised": None, "read_back_error": "", "drift": "", "pending": ""}
     assert api.get("/api/v1/vm-nics/00000000-0000-0000-0000-000000000000/firewall/").status_code == 404
 
 
