@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from apps.core.admin import ServiceAdmin, badge_column
-from apps.networks.admin_actions import ObjectActionAdmin
+from apps.core.admin_actions import ObjectActionAdmin
 
 from . import services
 from .forms import NicForm, PortForwardingNicForm, VipForm

@@ -272,18 +272,6 @@ def ensure_router_for(l3, host, ctx=None):
         return done
 
 
-def remove_router(vr):
-    """Remove the router from its host and release its addresses."""
-    from apps.networks.ipam import release_ip
-
-    if vr.host_id:
-        call_host(vr.host, "router.destroy_router", router_spec(vr), timeout=60)
-    used, public = vr.used_ip, vr.public_used_ip
-    vr.delete()
-    release_ip(used)
-    release_ip(public)
-
-
 def _routers():
     return VirtualRouter.objects.select_related("host__cluster", "l3_network__l2_network", "public_l3__l2_network")
 

@@ -5,6 +5,7 @@ them, the default VR-OFFERING, and the two VMs' NICs on FLAT-L3. Every reply is 
 import pytest
 
 from apps.core.models import Job
+from apps.vrouter.models import VirtualRouter
 from tests.support.api import body
 from tests.support.factories import make_image
 
@@ -85,11 +86,14 @@ def test_scenario_01_network(api, setup):
                           "gateway": "198.51.100.1", "mac": nic["mac"], "device_index": 0,
                           "internal_name": "vnic" + nic["uuid"].replace("-", "")[:10]}]}
         vms[name] = nic
-    assert [vms["INNER-VM"]["ip"], vms["OUTER-VM"]["ip"]] == ["198.51.100.230", "198.51.100.231"]
+    # The router's address is taken with the first VM's (.231), before any other VM can take it.
+    assert [vms["INNER-VM"]["ip"], vms["OUTER-VM"]["ip"]] == ["198.51.100.230", "198.51.100.232"]
     assert vms["INNER-VM"]["mac"] != vms["OUTER-VM"]["mac"]
     used = body(api.get(f"{url}/used-ips/"), 200)
+    router = VirtualRouter.objects.get()
     assert [(u["ip"], u["owner_type"], u["owner_uuid"]) for u in used["results"]] == [
-        ("198.51.100.230", "VmNic", vms["INNER-VM"]["uuid"]), ("198.51.100.231", "VmNic", vms["OUTER-VM"]["uuid"])]
+        ("198.51.100.230", "VmNic", vms["INNER-VM"]["uuid"]), ("198.51.100.231", "VirtualRouter", str(router.pk)),
+        ("198.51.100.232", "VmNic", vms["OUTER-VM"]["uuid"])]
 
     kinds = list(Job.objects.order_by("created").values_list("kind", flat=True))
     assert kinds[-9:] == ["createL2Network", "attachL2NetworkToCluster", "createL3Network", "addIpRange",

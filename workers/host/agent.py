@@ -30,7 +30,7 @@ import traceback
 from rq import SimpleWorker
 
 from .errors import HostError
-from .ops import OPERATIONS, payload_operation
+from .ops import OPERATIONS
 
 log = logging.getLogger("nimbo.agent")
 HEARTBEAT_KEY = "nimbo:host:{}:heartbeat"
@@ -40,10 +40,6 @@ DEFAULT_WORKERS = 4
 # SIGALRM timeout. Python runs handlers only in the main thread, and only once it wakes up.
 MAIN_THREAD_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGALRM}
 _loaded = False
-
-
-# Operations of router.py, which takes the payload as one argument and registers nothing itself yet.
-ROUTER_OPERATIONS = ("ensure_router", "destroy_router")
 
 
 def load_operations():
@@ -59,10 +55,6 @@ def load_operations():
                 importlib.import_module(f"{package.__name__}.{module.name}")
             except ImportError as exc:  # a library this host lacks: only that module's operations are missing
                 log.warning("host operations of %s unavailable: %s", module.name, exc)
-        router = importlib.import_module(f"{package.__name__}.router")
-        for name in ROUTER_OPERATIONS:
-            if f"router.{name}" not in OPERATIONS:
-                payload_operation(f"router.{name}")(getattr(router, name))
         _loaded = True
     return OPERATIONS
 

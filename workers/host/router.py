@@ -24,6 +24,7 @@ import subprocess
 from dataclasses import asdict, dataclass, field
 
 from . import links
+from .ops import payload_operation
 
 STATE_ROOT = "/run/nimbo/routers"
 DNSMASQ = "/usr/sbin/dnsmasq"
@@ -100,6 +101,7 @@ def _leg_ok(spec):
     return links.link_master(spec.leg, netns=spec.host_netns) == spec.bridge
 
 
+@payload_operation("router.ensure_router")
 def ensure_router(spec):
     """Converge the router to `spec`; returns the repairs made ([] when nothing was wrong)."""
     spec = RouterSpec.from_dict(spec)
@@ -173,6 +175,7 @@ def leases(spec):
     return result
 
 
+@payload_operation("router.destroy_router")
 def destroy_router(spec):
     """Stop dnsmasq, remove the namespace, the leg and the state directory."""
     spec = RouterSpec.from_dict(spec)
