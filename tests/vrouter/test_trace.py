@@ -1,5 +1,7 @@
 """A packet from the public network to a VIP through the router's compiled NAT (no root)."""
 
+import pytest
+
 from apps.secgroups.trace import Packet
 from apps.vrouter.compile import compile_nat
 from apps.vrouter.trace import trace_router
@@ -55,3 +57,50 @@ def test_eip_translates_every_port_and_hairpin_traffic_is_snatted():
 def test_the_public_network_cannot_reach_a_guest_directly():
     result = trace_router(tables([pf("r1", (22, 22), (22, 22))]), ROUTER, tcp("10.0.0.5", 22))
     assert result["verdict"] == "DROP"
+
+
+@pytest.mark.django_db
+def test_vip_trace_goes_through_the_router_then_the_guests_security_groups(api):
+    from apps.infra.models import Cluster, Host
+    from apps.secgroups import services
+    from apps.vrouter.models import PortForwardingRule, VirtualRouter
+    from tests.support.factories import make_ip_range, make_l2, make_l3, make_vip, make_vm
+
+    public = make_l3(name="PUBLIC-L3", system=True)
+    make_ip_range(public, cidr="198.51.100.0/24")
+    private = make_l3(l2=make_l2(public.l2_network.zone, name="PRIVATE-L2", vlan=100), name="PRIVATE-L3",
+                      services={"DHCP": "VirtualRouter", "PortForwarding": "VirtualRouter",
+                                "SecurityGroup": "SecurityGroup"})
+    make_ip_range(private, cidr="10.0.0.0/24")
+    cluster = Cluster.objects.create(zone=public.l2_network.zone, name="C", hypervisor_type="Sandbox")
+    host = Host.objects.create(cluster=cluster, name="H", management_ip="127.0.0.9")
+    vm = make_vm("VM1", l3s=[private], host=host)
+    nic = vm.nics.get()
+    VirtualRouter.objects.create(name="vr-private", l3_network=private, public_l3=public, state="Running",
+                                 address="10.0.0.1", netmask="255.255.255.0", public_address="198.51.100.9")
+    vip = make_vip(public, name="VIP-1")
+    PortForwardingRule.objects.create(name="PF1", vip=vip, protocol="TCP", vip_port_start=2222, vip_port_end=2222,
+                                      guest_port_start=22, guest_port_end=22, vm_nic=nic)
+    group = services.create_security_group(name="web")
+    services.attach_l3(group, private)
+    services.add_nics(group, [nic])
+    rule = services.add_rule(group, protocol=6, port_range_min=22, port_range_max=22,
+                             remote_ip_prefix="203.0.113.0/24")
+    url = f"/api/v1/vips/{vip.pk}/trace/"
+
+    def post(**body):
+        response = api.post(url, {"protocol": "tcp", "live": False, **body}, format="json")
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    ok = post(src="203.0.113.9", dst_port=2222)
+    assert ok["verdict"] == "ACCEPT" and ok["nic"] == str(nic.pk)
+    assert ok["router_path"]["packet"]["dst"] == nic.ip and ok["router_path"]["packet"]["dst_port"] == 22
+    assert ok["nic_trace"]["compiled"]["rule"]["id"] == str(rule.pk)
+    refused = post(src="192.0.2.1", dst_port=2222)
+    assert refused["verdict"] == "DROP" and refused["reason"].endswith("no rule allowed it (default drop)")
+    unforwarded = post(src="203.0.113.9", dst_port=22)
+    assert unforwarded["verdict"] == "DROP" and "no port forwarding rule or EIP matched" in unforwarded["reason"]
+    assert unforwarded["nic_trace"] is None
+    bad = api.post(url, {"protocol": "tcp", "src": "203.0.113.9"}, format="json")
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "dst_port"
