@@ -40,6 +40,13 @@ def _cloud(api):
                 format="json"), 201)
     ok(api.post(f"/api/v1/l3-networks/{l3}/network-services/", {"services": {"VirtualRouter": ["DHCP", "DNS"]}},
                 format="json"), 200)
+    # 111 VMs go to the admin's default project: past ZStack's default quotas of 20 VMs and 80 vCPUs.
+    from apps.projects.access import default_project
+    from apps.projects.quotas import set_quota
+
+    for name in ("vm.num", "vm.cpuNum"):
+        set_quota(default_project(), name, 1000)
+    set_quota(default_project(), "vm.memorySize", 1000 * 64 * 1024**2)
     return {"offering": offering, "image": image, "l3": l3}
 
 
