@@ -211,3 +211,23 @@ def test_each_sync_applies_what_its_change_touched_and_the_reconcile_finds_no_dr
         assert reconcile_all()[str(scene.host.pk)] == 0
         saved = scene.lab.hrun("iptables-save").stdout + scene.lab.hrun("ebtables-save", "-t", "nat").stdout
         assert "nimbo" not in saved
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_apply_is_retried_at_once_then_later_and_the_nic_says_it_is_pending(world, api, rq_queue):
+    from rq.registry import ScheduledJobRegistry
+
+    from apps.secgroups.sync import retry_later
+
+    hosts, nics, (a, _b, _c) = world
+    services.add_nics(a, [nics[0]])
+    rq_queue.empty()
+    HostFirewall.objects.update_or_create(host=hosts[0], defaults={"failures": 1, "last_error": "iptables: boom"})
+    queued = rq_queue.count
+    assert retry_later(hosts[0].pk, 1) and rq_queue.count == queued + 1, "the first retry is queued at once"
+    scheduled = ScheduledJobRegistry(queue=rq_queue)
+    before = scheduled.count  # the periodic reconcile is scheduled too
+    assert retry_later(hosts[0].pk, 3) and scheduled.count == before + 1, "later ones wait"
+    assert not retry_later(hosts[0].pk, 99), "past the last delay the periodic reconcile takes over"
+    shown = api.get(f"/api/v1/vm-nics/{nics[0].pk}/firewall/").json()
+    assert shown["pending"] == "Not applied yet: 1 failed attempt, retrying; last error: iptables: boom"
