@@ -29,6 +29,10 @@ def keystone_error(status, title, message):
     return JsonResponse({"error": {"code": status, "title": title, "message": message}}, status=status)
 
 
+def not_found(request, *args, **kwargs):
+    return keystone_error(404, "Not Found", f"Nimbo's identity service has no {request.path} (only sign-in).")
+
+
 def _v3_document(request):
     return {"id": "v3.14", "status": "stable", "updated": UPDATED,
             "links": [{"rel": "self", "href": request.build_absolute_uri(reverse("openstack:identity-v3"))}],

@@ -203,6 +203,11 @@ def _allowed_keys(data, allowed, resource):
 
 # --- views -------------------------------------------------------------------------------------------
 
+def not_found(request, *args, **kwargs):
+    return neutron_error(404, "HTTPNotFound", f"The resource could not be found: Nimbo's network service has only "
+                                              f"security groups and security group rules, not {request.path}.")
+
+
 def versions(request):
     href = request.build_absolute_uri(reverse("openstack:network-v2"))
     return JsonResponse({"versions": [{"id": "v2.0", "status": "CURRENT", "links": [{"rel": "self", "href": href}]}]})

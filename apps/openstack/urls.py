@@ -21,4 +21,7 @@ urlpatterns = [
             name="security-group-rules"),
     re_path(r"^network/v2\.0/security-group-rules/(?P<rule_id>[^/]+?)(?:\.json)?/?$", network.security_group_rule,
             name="security-group-rule"),
+    # What is not here answers in each service's own error shape (not the portal's HTML page).
+    re_path(r"^identity/", identity.not_found),
+    re_path(r"^network/", network.not_found),
 ]

@@ -71,6 +71,24 @@ def test_password_token_scoped_to_the_project_with_a_network_endpoint(client, de
         assert again.status_code == 201 and again.json()["token"]["project"]["name"] == "demo"
 
 
+def test_unknown_paths_answer_in_each_services_shape(client, demo):
+    member("bob", demo)
+    networks = neutron(client, token_of(client, "bob"), "get", "/networks")
+    assert networks.status_code == 404 and networks.json()["NeutronError"]["type"] == "HTTPNotFound"
+    users = client.get(f"{ID}/users")
+    assert users.status_code == 404 and users.json()["error"]["code"] == 404
+
+
+def test_sign_in_is_throttled_like_every_login(client, demo, settings):
+    settings.NIMBO_LOGIN_MAX_PER_USER = 2
+    member("bob", demo)
+    for _ in range(2):
+        assert client.post(f"{ID}/auth/tokens", password_auth("bob", "nope"),
+                           content_type="application/json").status_code == 401
+    right = client.post(f"{ID}/auth/tokens", password_auth("bob", "bob-Secret-7"), content_type="application/json")
+    assert right.status_code == 429 and int(right["Retry-After"]) > 0
+
+
 def test_refused_sign_ins(client, demo):
     member("bob", demo)
     other = Project.objects.create(name="other")
