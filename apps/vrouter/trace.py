@@ -151,3 +151,53 @@ def _plain(pkt, packet):
     return {"src": pkt["src"], "dst": pkt["dst"], "protocol": packet.protocol, "src_port": pkt.get("src_port"),
             "dst_port": pkt.get("dst_port"), "icmp_type": packet.icmp_type, "icmp_code": packet.icmp_code,
             "state": packet.state}
+
+
+def saved_router_tables(text):
+    """({table: {chain: [rule]}}, {table: {chain: [(pkts, bytes)]}}) from `iptables-save -c` of a router."""
+    from apps.secgroups.trace import parse_counters
+
+    tables, counters, current = {}, {}, None
+    for raw in text.splitlines():
+        line, count = parse_counters(raw.strip())
+        if line.startswith("*"):
+            name = line[1:].strip()
+            current = tables.setdefault(name, {}), counters.setdefault(name, {})
+        elif current is None or not line or line.startswith("#") or line == "COMMIT":
+            continue
+        elif line.startswith(":"):
+            chain = line[1:].split()[0]
+            current[0].setdefault(chain, [])
+            current[1].setdefault(chain, [])
+        elif line.startswith("-A "):
+            chain, _, rule = line[3:].partition(" ")
+            current[0].setdefault(chain, []).append(rule)
+            current[1].setdefault(chain, []).append(count)
+    return tables, counters
+
+
+def add_counters(path, counters):
+    """Each rule step of `path` with its packet counter from the live tables."""
+    for step in path["steps"]:
+        if step["kind"] == "rule":
+            counts = counters.get(step["table"], {}).get(step["chain"], [])
+            if step["index"] - 1 < len(counts) and counts[step["index"] - 1] is not None:
+                step["packets"], step["bytes"] = counts[step["index"] - 1]
+    return path
+
+
+def router_drift(compiled, live, compiled_path, live_path):
+    """The chains either path went through whose rules differ between the compiled tables and the router's."""
+    seen, out = [], []
+    for path in (compiled_path, live_path):
+        for step in path["steps"]:
+            if step["kind"] == "chain" and (step["table"], step["chain"]) not in seen:
+                seen.append((step["table"], step["chain"]))
+    for table, chain in seen:
+        want = compiled.get(table, {}).get(chain, [])
+        have = live.get(table, {}).get(chain, [])
+        missing, extra = [r for r in want if r not in have], [r for r in have if r not in want]
+        if missing or extra:
+            out.append({"table": table, "chain": chain, "missing": missing, "extra": extra})
+    return {"chains": out, "verdict_differs": compiled_path["verdict"] != live_path["verdict"]
+            or compiled_path["packet"] != live_path["packet"]}

@@ -5,7 +5,16 @@ from apps.secgroups.trace import Packet
 
 from .compile import compile_nat, vip_addresses
 from .models import Eip, PortForwardingRule, VirtualRouter
-from .trace import trace_router
+from .trace import add_counters, router_drift, saved_router_tables, trace_router
+
+
+def read_router(vr):
+    """The router's live nat and filter tables with their counters, read through its host's agent."""
+    from apps.infra.agent import call_host
+
+    from .routers import router_spec
+
+    return saved_router_tables(call_host(vr.host, "router.save_tables", router_spec(vr), timeout=30)["text"])
 
 
 def routers_of(vip):
@@ -36,8 +45,19 @@ def trace_vip(vip, packet: Packet, live=True):
         return {**out, "verdict": "DROP", "reason": f"router {vr.name} has no public leg"}
     info = {"inside": nat["private"]["dev"], "outside": nat["public"]["dev"],
             "addresses": [nat["public"]["address"], *vip_addresses(nat)]}
-    path = trace_router(compile_nat(nat), info, packet)
-    out.update(router={"uuid": str(vr.pk), "name": vr.name}, router_path=path)
+    compiled = compile_nat(nat)
+    path = trace_router(compiled, info, packet)
+    out.update(router={"uuid": str(vr.pk), "name": vr.name}, router_path=path, router_compiled_path=path,
+               router_live_error="", router_drift=None)
+    if live and vr.host_id:
+        try:
+            live_tables, counters = read_router(vr)
+        except Exception as exc:  # noqa: BLE001 - the host may be down: the compiled path still answers
+            out["router_live_error"] = str(exc)
+        else:
+            path = add_counters(trace_router(live_tables, info, packet), counters)
+            out.update(router_path=path, router_drift=router_drift(compiled, live_tables, out["router_compiled_path"],
+                                                                   path))
     if path["verdict"] != "FORWARD":
         return {**out, "verdict": "DROP", "reason": f"at router {vr.name}: {path['reason']}"}
     translated = path["packet"]

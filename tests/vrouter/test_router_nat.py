@@ -139,3 +139,47 @@ def test_table_changes_touch_only_what_differs():
     assert lines == [f"-D nimbo-dnat {gone[0]}", f"-A nimbo-dnat {new[0]}"]
     assert router.conntrack_deletions(removed) == [["-p", "tcp", "--orig-dst", VIP1, "--dport", "1000"]]
     assert router.table_changes("nat", after, after) == ([], [])
+
+
+def test_packet_trace_through_the_live_router_matches_real_packets_and_reports_drift():
+    from apps.secgroups.trace import Packet
+    from apps.vrouter.trace import add_counters, router_drift, saved_router_tables, trace_router
+    from workers.host.routersave import save_tables
+
+    sfx = suffix()
+    with HostNamespace(bridge="br_priv") as host:
+        links.ip_batch(["link add br_pub type bridge", "link set br_pub up"], netns=host.name)
+        vm1 = Box(host, "br_priv", "10.0.0.5/24", "10.0.0.1").__enter__()
+        client = Box(host, "br_pub", "198.51.100.50/24").__enter__()
+        vm1.serve("tcp", 22, "vm1")
+        spec = spec_for(host, sfx, rules=[pf("r2", VIP2, "tcp", (2222, 2222), vm1.ip, (22, 22))])
+        host.on_cleanup(router.destroy_router, spec)
+        router.ensure_router(spec)
+        info = {"inside": "eth0", "outside": "eth1", "addresses": [PUBLIC_IP, *spec.vips]}
+
+        def traced(port):
+            live, counters = saved_router_tables(save_tables(spec.to_dict())["text"])
+            packet = Packet("ingress", "tcp", client.ip, VIP2, src_port=40000, dst_port=port)
+            compiled_path = trace_router(spec.tables, info, packet)
+            live_path = add_counters(trace_router(live, info, packet), counters)
+            return compiled_path, live_path, router_drift(spec.tables, live, compiled_path, live_path)
+
+        assert client.ask("tcp", VIP2, 2222) == "vm1 198.51.100.50"
+        compiled_path, live_path, drift = traced(2222)
+        assert live_path["verdict"] == "FORWARD" and live_path["rule"] == "pf-r2"
+        assert (live_path["packet"]["dst"], live_path["packet"]["dst_port"]) == (vm1.ip, 22)
+        decides = [s for s in live_path["steps"] if s.get("decides") and s["chain"] == "nimbo-dnat"]
+        assert decides and decides[0]["packets"] >= 1, "the real connection went through the traced rule"
+        assert drift == {"chains": [], "verdict_differs": False}
+        assert client.ask("tcp", VIP2, 23, timeout=1).startswith("error")
+        assert traced(23)[1]["verdict"] == "LOCAL"
+
+        # The rule deleted by hand: the live path stops at the router, the compiled one does not.
+        rule = [r for r in nat_rules(spec)["nimbo-dnat"] if "pf-r2" in r][0]
+        subprocess.run(["ip", "netns", "exec", spec.name, "iptables", "-t", "nat", "-D", "nimbo-dnat",
+                        *rule.split()], check=True)
+        assert client.ask("tcp", VIP2, 2222, timeout=1).startswith("error")
+        compiled_path, live_path, drift = traced(2222)
+        assert compiled_path["verdict"] == "FORWARD" and live_path["verdict"] == "LOCAL"
+        assert drift["verdict_differs"] and drift["chains"] == [
+            {"table": "nat", "chain": "nimbo-dnat", "missing": [rule], "extra": []}]

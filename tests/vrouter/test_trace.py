@@ -60,7 +60,7 @@ def test_the_public_network_cannot_reach_a_guest_directly():
 
 
 @pytest.mark.django_db
-def test_vip_trace_goes_through_the_router_then_the_guests_security_groups(api):
+def test_vip_trace_goes_through_the_router_then_the_guests_security_groups(api, monkeypatch):
     from apps.infra.models import Cluster, Host
     from apps.secgroups import services
     from apps.vrouter.models import PortForwardingRule, VirtualRouter
@@ -76,7 +76,7 @@ def test_vip_trace_goes_through_the_router_then_the_guests_security_groups(api):
     host = Host.objects.create(cluster=cluster, name="H", management_ip="127.0.0.9")
     vm = make_vm("VM1", l3s=[private], host=host)
     nic = vm.nics.get()
-    VirtualRouter.objects.create(name="vr-private", l3_network=private, public_l3=public, state="Running",
+    VirtualRouter.objects.create(name="vr-private", l3_network=private, public_l3=public, state="Running", host=host,
                                  address="10.0.0.1", netmask="255.255.255.0", public_address="198.51.100.9")
     vip = make_vip(public, name="VIP-1")
     PortForwardingRule.objects.create(name="PF1", vip=vip, protocol="TCP", vip_port_start=2222, vip_port_end=2222,
@@ -104,3 +104,29 @@ def test_vip_trace_goes_through_the_router_then_the_guests_security_groups(api):
     assert unforwarded["nic_trace"] is None
     bad = api.post(url, {"protocol": "tcp", "src": "203.0.113.9"}, format="json")
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "dst_port"
+
+    # Live: the router's tables as its host prints them, the port forwarding rule deleted there by hand.
+    from apps.vrouter import tracing
+
+    def read_router(vr):
+        text = ["*nat"] + [f":{c} - [0:0]" for c in ok_tables(vr)["nat"]]
+        text += [f"[7:420] -A {c} {r}" for c, rules in ok_tables(vr)["nat"].items() for r in rules if "pf-" not in r]
+        text += ["COMMIT", "*filter"] + [f"[0:0] -A {c} {r}" for c, rules in ok_tables(vr)["filter"].items()
+                                          for r in rules] + ["COMMIT"]
+        return tracing.saved_router_tables("\n".join(text))
+
+    def ok_tables(vr):
+        from apps.vrouter.routers import nat_plan
+
+        return compile_nat(nat_plan(vr))
+
+    def host_down(host):
+        raise OSError("host H does not answer")
+
+    monkeypatch.setattr(tracing, "read_router", read_router)
+    monkeypatch.setattr("apps.secgroups.tracing.read_host", host_down)
+    drifted = post(src="203.0.113.9", dst_port=2222, live=True)
+    assert drifted["verdict"] == "DROP" and drifted["router_compiled_path"]["verdict"] == "FORWARD"
+    assert drifted["router_drift"]["verdict_differs"]
+    assert [d["chain"] for d in drifted["router_drift"]["chains"]] == ["nimbo-dnat"]
+    assert drifted["router_path"]["steps"][1]["packets"] == 7
