@@ -80,6 +80,8 @@ def build_parser():
     for name in RESOURCES:
         res = sub.add_parser(name)
         cmds = res.add_subparsers(dest="command", required=True)
+        if name == "vip":
+            _vip_trace_parser(cmds)
         lst = cmds.add_parser("list")
         lst.add_argument("--filter", action="append", metavar="KEY=VALUE", help="an API filter, e.g. state=Enabled")
         if name == "security-group-rule":
@@ -131,6 +133,57 @@ def _trace_parser(sub):
     trace.add_argument("--state", default="new", help="conntrack state: new, established, related, invalid")
     trace.add_argument("--src-mac", help="the frame's source MAC (egress; the NIC's by default)")
     trace.add_argument("--compiled-only", action="store_true", help="do not read the host's live chains")
+
+
+def _vip_trace_parser(cmds):
+    trace = cmds.add_parser("trace", help="a packet from the public network to the VIP: through the router, "
+                                          "then the guest's security groups")
+    trace.add_argument("ident", help="the VIP's id or name")
+    trace.add_argument("--protocol", required=True, help="tcp, udp or icmp")
+    trace.add_argument("--src", required=True, help="the public source address")
+    for name in ("src-port", "dst-port", "icmp-type", "icmp-code"):
+        trace.add_argument(f"--{name}", type=int)
+    trace.add_argument("--state", default="new")
+    trace.add_argument("--compiled-only", action="store_true", help="do not read the live tables")
+
+
+def vip_trace_lines(result):
+    lines = []
+    path = result.get("router_path")
+    if path:
+        for step in path["steps"]:
+            mark = "=>" if step.get("decides") else "  "
+            if step["kind"] == "chain":
+                text = f"enter {step['table']} {step['chain']}"
+            elif step["kind"] == "check":
+                text = step["note"]
+            else:
+                count = f" [{step['packets']} pkts]" if step.get("packets") is not None else ""
+                text = f"-A {step['chain']} {step['rule']}  -> {'matched' if step['matched'] else 'no match'}{count}"
+            lines.append(f"{mark} {'router':<13} {text}")
+        for d in (result.get("router_drift") or {}).get("chains", []):
+            lines += [f"DRIFT router {d['table']} {d['chain']}: missing: {r}" for r in d["missing"]]
+            lines += [f"DRIFT router {d['table']} {d['chain']}: only on the router: {r}" for r in d["extra"]]
+    if result.get("nic_trace"):
+        lines += trace_lines(result["nic_trace"])
+    lines.append(f"VERDICT {result['verdict']}: {result['reason']}")
+    return lines
+
+
+def run_vip_trace(args, client, out):
+    vip = client.find("vips", args.ident)
+    body = {k: v for k, v in (("protocol", args.protocol), ("src", args.src), ("src_port", args.src_port),
+                              ("dst_port", args.dst_port), ("icmp_type", args.icmp_type),
+                              ("icmp_code", args.icmp_code), ("state", args.state)) if v is not None}
+    body["live"] = not args.compiled_only
+    result = client.post(f"vips/{vip['uuid']}/trace/", body)
+    if args.format == "json":
+        import json
+
+        out(json.dumps(result, indent=2))
+    else:
+        for line in vip_trace_lines(result):
+            out(line)
 
 
 def trace_lines(result):
@@ -192,6 +245,8 @@ def run_trace(args, client, out):
 def run(args, client, out):
     if args.resource == "nic":
         return run_trace(args, client, out)
+    if args.resource == "vip" and args.command == "trace":
+        return run_vip_trace(args, client, out)
     collection, columns = RESOURCES[args.resource]
     fmt = args.format
     if args.command == "list":

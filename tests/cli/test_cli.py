@@ -162,3 +162,30 @@ def group_chains_of(group):
     from apps.secgroups.compile import group_chains
 
     return group_chains(group.pk)[0]
+
+
+def test_vip_trace_prints_the_router_then_the_nic(nimbo):
+    from apps.infra.models import Cluster, Host
+    from apps.vrouter.models import PortForwardingRule, VirtualRouter
+    from tests.support.factories import make_ip_range, make_l2, make_l3, make_vip, make_vm
+
+    public = make_l3(name="PUBLIC-L3", system=True)
+    make_ip_range(public, cidr="198.51.100.0/24")
+    private = make_l3(l2=make_l2(public.l2_network.zone, name="PRIVATE-L2", vlan=100), name="PRIVATE-L3",
+                      services={"DHCP": "VirtualRouter", "PortForwarding": "VirtualRouter"})
+    make_ip_range(private, cidr="10.0.0.0/24")
+    cluster = Cluster.objects.create(zone=public.l2_network.zone, name="C", hypervisor_type="Sandbox")
+    host = Host.objects.create(cluster=cluster, name="H", management_ip="127.0.0.9")
+    nic = make_vm("VM1", l3s=[private], host=host).nics.get()
+    VirtualRouter.objects.create(name="vr-private", l3_network=private, public_l3=public, state="Running",
+                                 address="10.0.0.1", netmask="255.255.255.0", public_address="198.51.100.9")
+    vip = make_vip(public, name="VIP-1")
+    PortForwardingRule.objects.create(name="PF1", vip=vip, protocol="TCP", vip_port_start=2222, vip_port_end=2222,
+                                      guest_port_start=22, guest_port_end=22, vm_nic=nic)
+    code, out, err = nimbo("vip", "trace", "VIP-1", "--protocol", "tcp", "--src", "203.0.113.9", "--dst-port",
+                           "2222", "--compiled-only")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert f"   router        DNAT by pf-{str(PortForwardingRule.objects.get().pk)[:8]}: to {nic.ip} port 22" in lines
+    assert lines[-1] == (f"VERDICT ACCEPT: translated by pf-{str(PortForwardingRule.objects.get().pk)[:8]} to "
+                         f"{nic.ip}; at the NIC: the host filters no NIC: nothing of Nimbo's firewall applies")
