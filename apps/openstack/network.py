@@ -130,7 +130,15 @@ def group_dict(group):
     }
 
 
-def _filtered(items, request):
+GROUP_KEYS = {"id", "name", "description", "project_id", "tenant_id", "security_group_rules", "stateful", "shared",
+              "tags", "revision_number", "created_at", "updated_at"}
+RULE_OUT_KEYS = {"id", "security_group_id", "direction", "ethertype", "protocol", "port_range_min", "port_range_max",
+                 "remote_ip_prefix", "remote_group_id", "remote_address_group_id", "normalized_cidr", "description",
+                 "project_id", "tenant_id", "belongs_to_default_sg", "tags", "revision_number", "created_at",
+                 "updated_at"}
+
+
+def _filtered(items, request, keys):
     """Neutron's list filters: any attribute given as a query parameter (repeated = any of them);
     `fields` limits the attributes answered; paging and sorting parameters are accepted and ignored."""
     ignored = {"fields", "limit", "marker", "page_reverse", "sort_key", "sort_dir", "verbose"}
@@ -138,7 +146,7 @@ def _filtered(items, request):
         if key in ignored:
             continue
         wanted = {str(v) for v in request.GET.getlist(key)}
-        if items and key not in items[0]:
+        if key not in keys:
             raise NeutronFault(400, "HTTPBadRequest", f"{key} is an invalid filter.")
         items = [item for item in items if _text(item.get(key)) in wanted]
     fields = [f for f in request.GET.getlist("fields") if f]
@@ -224,7 +232,8 @@ def version_v2(request):
 @neutron_view("SecurityGroup")
 def security_groups(request, access):
     if request.method == "GET":
-        return JsonResponse({"security_groups": _filtered([group_dict(g) for g in _groups(access)], request)})
+        groups = [group_dict(g) for g in _groups(access)]
+        return JsonResponse({"security_groups": _filtered(groups, request, GROUP_KEYS)})
     if request.method != "POST":
         return neutron_error(405, "HTTPMethodNotAllowed", f"{request.method} is not allowed here.")
     data = _body(request, "security_group")
@@ -246,7 +255,7 @@ def security_groups(request, access):
 def security_group(request, access, group_id):
     group = _group(access, group_id)
     if request.method == "GET":
-        return JsonResponse({"security_group": _filtered([group_dict(group)], request)[0]})
+        return JsonResponse({"security_group": _filtered([group_dict(group)], request, GROUP_KEYS)[0]})
     if request.method == "PUT":
         data = _body(request, "security_group")
         _allowed_keys(data, {"name", "description", "stateful"}, "security_group")
@@ -285,7 +294,7 @@ def security_group_rules(request, access):
         if group_ids:
             rules = rules.filter(security_group__in=[g for g in group_ids if g])
         items = [rule_dict(r, r.security_group.project_id) for r in rules]
-        return JsonResponse({"security_group_rules": _filtered(items, request)})
+        return JsonResponse({"security_group_rules": _filtered(items, request, RULE_OUT_KEYS)})
     if request.method != "POST":
         return neutron_error(405, "HTTPMethodNotAllowed", f"{request.method} is not allowed here.")
     data = _body(request, "security_group_rule")
@@ -321,7 +330,7 @@ def security_group_rules(request, access):
 def security_group_rule(request, access, rule_id):
     rule = _rule(access, rule_id)
     if request.method == "GET":
-        items = _filtered([rule_dict(rule, rule.security_group.project_id)], request)
+        items = _filtered([rule_dict(rule, rule.security_group.project_id)], request, RULE_OUT_KEYS)
         return JsonResponse({"security_group_rule": items[0]})
     if request.method == "DELETE":
         access.check_change(SecurityGroupRule, rule)

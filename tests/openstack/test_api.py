@@ -168,6 +168,7 @@ def test_projects_and_roles_as_in_nimbo(client, demo):
     group = services.create_security_group(user=owner, name="web", project=demo)
     eve = token_of(client, "eve", project="elsewhere")
     assert neutron(client, eve, "get", "/security-groups").json() == {"security_groups": []}
+    assert neutron(client, eve, "get", "/security-group-rules?colour=red").status_code == 400  # even on no rows
     assert neutron(client, eve, "get", f"/security-groups/{group.pk}").status_code == 404
     assert neutron(client, eve, "post", "/security-group-rules", {"security_group_rule": {
         "security_group_id": str(group.pk), "protocol": "tcp"}}).status_code == 404
