@@ -265,12 +265,16 @@ def _walk(chains, start, pkt, ctx, steps, counters, match, stage):
             steps[-1]["note"] = f"target {target} not followed"
 
 
-def trace(tables, nic, packet, rules=None):
+def trace(tables, nic, packet, rules=None, peer=None):
     """The path of `packet` through the firewall of `nic` (a plan["nics"] entry plus its "id").
 
     tables: {"v4": {chain: [lines]}, "v6": {...}, "eb": {...}, "sets": {ipset: [members]},
              "counters": {"v4": {chain: [(pkts, bytes) | None per line]}, ...}}  (counters optional)
     rules: {rule id: rule as plain data (compile._rule_data) plus "group"}: to say the deciding rule.
+    peer: {"id", "device", "mac"} of the filtered NIC on the same host at the other end of the packet, if any:
+    its own checks are on the path too (the sender's egress, the receiver's ingress).
+    tables["jumps"] (read back from a host): {"v4" | "v6" | "eb": whether the one jump into Nimbo's chains is
+    there}; without it Nimbo's chains are never reached.
     Returns {"verdict": "ACCEPT" | "DROP", "reason", "rule": {...} | None, "steps": [...]}."""
     rules = rules or {}
     ingress_chain, spoof_chain, egress_chain = nic_chains(nic["id"])
@@ -281,6 +285,15 @@ def trace(tables, nic, packet, rules=None):
            "out": nic["device"] if packet.direction == "ingress" else None}
     counters = tables.get("counters", {})
     steps = []
+    jumps = tables.get("jumps", {})
+    if peer:
+        if packet.direction == "ingress":
+            ctx["in"] = peer["device"]
+            ctx["mac"] = (packet.src_mac or peer.get("mac") or "").lower()
+        else:
+            ctx["out"] = peer["device"]
+        steps.append({"kind": "check", "stage": "host",
+                      "note": f"the other end is NIC {peer['id']} ({peer['device']}) on this host: its checks apply too"})
 
     def result(verdict, reason, step=None, rule_step=None):
         if step is not None:
@@ -296,13 +309,22 @@ def trace(tables, nic, packet, rules=None):
     if packet.direction == "egress":
         steps.append({"kind": "check", "stage": "anti-spoofing",
                       "note": f"link layer: frame from {nic['device']} with source MAC {mac or '?'}"})
-        verdict, step, _ = _walk(tables.get("eb", {}), L2_TOP_CHAIN, packet, ctx, steps, counters.get("eb", {}),
-                                 eb_match, "anti-spoofing")
+        if jumps.get("eb", True):
+            verdict, step, _ = _walk(tables.get("eb", {}), L2_TOP_CHAIN, packet, ctx, steps, counters.get("eb", {}),
+                                     eb_match, "anti-spoofing")
+        else:
+            verdict = None
+            steps.append({"kind": "check", "stage": "anti-spoofing", "drift": True,
+                          "note": f"no jump from PREROUTING into {L2_TOP_CHAIN} on the host: the check is skipped"})
         if verdict == "DROP":
             return result("DROP", f"anti-spoofing: source MAC {mac} is not the NIC's ({nic.get('mac')})", step)
     else:
         steps.append({"kind": "check", "stage": "anti-spoofing", "note": "not applied to traffic to the NIC"})
 
+    if not jumps.get(family, True):
+        steps.append({"kind": "check", "stage": "filter", "drift": True,
+                      "note": f"no jump from FORWARD into {TOP_CHAIN} on the host: Nimbo's chains are never reached"})
+        return result("ACCEPT", f"not filtered: the host's FORWARD has no jump into {TOP_CHAIN}")
     verdict, step, decided = _walk(tables.get(family, {}), TOP_CHAIN, packet, ctx, steps,
                                    counters.get(family, {}), ip_match, "filter")
     if step is None and verdict is None:
@@ -310,6 +332,10 @@ def trace(tables, nic, packet, rules=None):
             return result("ACCEPT", "the host filters no NIC: nothing of Nimbo's firewall applies")
         return result("ACCEPT", "left Nimbo's chains without a verdict (the host's FORWARD goes on)")
     chain, line = step["chain"], step["rule"]
+    if verdict != "ACCEPT" and peer and chain in nic_chains(peer["id"]):
+        _, base = _drop_reason(chain, line, nic_chains(peer["id"]), packet, ctx["mac"])
+        side = "sender's egress" if packet.direction == "ingress" else "receiver's ingress"
+        return result(verdict, f"at NIC {peer['id']} ({side}): {base}", step)
     if verdict != "ACCEPT":
         if chain == spoof_chain:
             return result(verdict, f"anti-spoofing: source {packet.src} / MAC {mac or '?'} is not the NIC's", step)
@@ -344,6 +370,19 @@ def trace(tables, nic, packet, rules=None):
     else:
         reason = "accepted by a default of the firewall"
     return result("ACCEPT", reason, last)
+
+
+def _drop_reason(chain, line, chains, packet, mac):
+    ingress_chain, spoof_chain, egress_chain = chains
+    if chain == spoof_chain:
+        return chain, f"anti-spoofing: source {packet.src} / MAC {mac or '?'} is not the NIC's"
+    if "--ctstate INVALID" in line:
+        return chain, "conntrack state INVALID"
+    if "--tcp-flags" in line:
+        return chain, "TCP segment of no known connection (not a SYN)"
+    if chain in (ingress_chain, egress_chain) and line == f"-A {chain} -j DROP":
+        return chain, DEFAULT_DROP
+    return chain, "dropped by a default of the firewall"
 
 
 def _group_chains_of(nic, direction):
@@ -398,12 +437,17 @@ def plan_nic(plan, nic_id):
 def saved_tables(saved):
     """The tracer's tables from what the host printed (workers.host.fwsave.save_tables): Nimbo's chains of
     each table with their packet counters, and the members of Nimbo's ipsets."""
-    out = {"counters": {}, "sets": {name: list(m) for name, m in saved.get("sets", {}).items()}}
+    out = {"counters": {}, "sets": {name: list(m) for name, m in saved.get("sets", {}).items()}, "jumps": {}}
+    hooks = {"v4": f"-A FORWARD -j {TOP_CHAIN}", "v6": f"-A FORWARD -j {TOP_CHAIN}",
+             "eb": f"-A PREROUTING -j {L2_TOP_CHAIN}"}
     for family in ("v4", "v6", "eb"):
         chains, counts = {}, {}
+        out["jumps"][family] = False
         for raw in saved.get(family, "").splitlines():
             line, count = parse_counters(raw.strip())
-            if line.startswith(":nimbo-"):
+            if line.split(" -c ")[0] == hooks[family]:
+                out["jumps"][family] = True
+            elif line.startswith(":nimbo-"):
                 chains.setdefault(line[1:].split()[0], [])
                 counts.setdefault(line[1:].split()[0], [])
             elif line.startswith("-A nimbo-"):
@@ -452,6 +496,14 @@ def drift_on_path(compiled, live, compiled_result, live_result, canonical=lambda
             if not missing and not extra:
                 entry["note"] = "same rules in another order"
             out.append(entry)
+    jumps = live.get("jumps")
+    if jumps is not None:
+        hooks = [(family, "FORWARD", TOP_CHAIN)]
+        if compiled_result["packet"]["direction"] == "egress":  # the link layer is on the path of egress only
+            hooks.append(("eb", "PREROUTING", L2_TOP_CHAIN))
+        for table, hook, top in hooks:
+            if top in compiled.get(table, {}) and not jumps.get(table, True):
+                out.insert(0, {"chain": hook, "missing": [f"-A {hook} -j {top}"], "extra": []})
     set_diffs = []
     for name in sets:
         want, have = set(compiled.get("sets", {}).get(name, ())), set(live.get("sets", {}).get(name, ()))

@@ -44,7 +44,10 @@ def trace_nic(nic, packet: Packet, live=True):
                         "groups": {}}
     rules = _named(plan_rules(plan), plan)
     compiled_tables = plan_tables(plan)
-    out["compiled"] = trace(compiled_tables, entry, packet, rules)
+    other = packet.src if packet.direction == "ingress" else packet.dst
+    peer = next(({"id": nid, "device": n["device"], "mac": n["mac"]} for nid, n in plan.get("nics", {}).items()
+                 if nid != str(nic.pk) and other in [ip.split("/")[0] for ip in n["ips"]]), None)
+    out["compiled"] = trace(compiled_tables, entry, packet, rules, peer)
     out["packet"] = out["compiled"]["packet"]
     if live and host is not None:
         try:
@@ -52,7 +55,7 @@ def trace_nic(nic, packet: Packet, live=True):
         except Exception as exc:  # noqa: BLE001 - the host may be down: the compiled path still answers
             out["live_error"] = str(exc)
         else:
-            out["live"] = trace(live_tables, entry, packet, rules)
+            out["live"] = trace(live_tables, entry, packet, rules, peer)
             out["drift"] = drift_on_path(compiled_tables, live_tables, out["compiled"], out["live"], _canonical)
     return out
 

@@ -102,7 +102,7 @@ def test_live_tables_with_counters_and_drift_on_the_path():
             if chain == gin:
                 line = line.replace("10.0.0.0/24", "10.9.0.0/24")  # edited by hand on the host
             lines.append(f"[3:180] {line}")
-    saved["v4"] = "*filter\n" + "\n".join(lines) + "\nCOMMIT\n"
+    saved["v4"] = "*filter\n[9:540] -A FORWARD -j nimbo-FORWARD\n" + "\n".join(lines) + "\nCOMMIT\n"
     assert parse_counters('[3:180] -A x -j DROP') == ("-A x -j DROP", (3, 180))
     live_tables = saved_tables(saved)
     compiled = run(plan, dst_port=22)
@@ -125,3 +125,31 @@ def test_an_unknown_match_is_said_not_guessed():
     result = trace(tables, plan_nic(plan, NIC), Packet("ingress", "tcp", "10.0.0.9", "10.0.0.2", dst_port=22))
     assert result["verdict"] == "DROP"
     assert any(s.get("unsupported") == "--timestart" for s in result["steps"])
+
+
+def test_without_the_jump_from_forward_nothing_is_filtered_and_drift_says_so():
+    # The jump from FORWARD gone (a host whose firewall was flushed): Nimbo's chains are never reached.
+    plan = plan_for([SSH_FROM_NET])
+    lines = [f"[0:0] {line}" for rules in plan["v4"]["chains"].values() for line in rules]
+    saved = {"v4": "*filter\n" + "\n".join(lines) + "\nCOMMIT\n", "v6": "", "eb": "", "sets": {}}
+    unjumped = saved_tables(saved)
+    bare = trace(unjumped, plan_nic(plan, NIC), Packet("ingress", "tcp", "192.0.2.1", "10.0.0.2", dst_port=23))
+    assert bare["verdict"] == "ACCEPT" and "no jump into nimbo-FORWARD" in bare["reason"]
+    assert run(plan, src="192.0.2.1", dst_port=23)["verdict"] == "DROP"
+    drift = drift_on_path(plan_tables(plan), unjumped, run(plan, src="192.0.2.1", dst_port=23), bare)
+    assert drift["chains"][0] == {"chain": "FORWARD", "missing": ["-A FORWARD -j nimbo-FORWARD"], "extra": []}
+
+
+def test_a_peer_on_the_same_host_has_its_say():
+    client = Nic("c1", "vnic1", "52:54:00:00:00:01", ("10.0.0.3",), ("client",))
+    server = Nic(NIC, "vnic0", MAC, ("10.0.0.2",), ("g",))
+    plan = compile_host(HostState(nics=[client, server], rules={
+        "client": [Rule("out-ssh", "egress", "IPv4", TCP, 22, 22)], "g": [SSH_FROM_NET, PING]}))
+    peer = {"id": "c1", "device": "vnic1", "mac": "52:54:00:00:00:01"}
+    ssh = trace(plan_tables(plan), plan_nic(plan, NIC), Packet("ingress", "tcp", "10.0.0.3", "10.0.0.2", dst_port=22),
+                plan_rules(plan), peer)
+    assert ssh["verdict"] == "ACCEPT" and ssh["rule"]["id"] == "ssh"
+    assert nic_chains("c1")[2] in [s["chain"] for s in ssh["steps"] if s["kind"] == "chain"], "the client's egress"
+    ping = trace(plan_tables(plan), plan_nic(plan, NIC), Packet("ingress", "icmp", "10.0.0.3", "10.0.0.2",
+                                                                icmp_type=8, icmp_code=0), plan_rules(plan), peer)
+    assert ping["verdict"] == "DROP" and ping["reason"] == f"at NIC c1 (sender's egress): {DEFAULT_DROP}"

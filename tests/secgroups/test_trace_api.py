@@ -7,7 +7,7 @@ import pytest
 from django.utils.html import escape
 
 from apps.secgroups import services
-from apps.secgroups.compile import group_chains
+from apps.secgroups.compile import group_chains, nic_chains
 from tests.support.factories import make_l2, make_l3, make_nic, make_vm, make_zone
 from tests.support.jobs import run_worker
 from tests.support.sgscene import sandbox_scene
@@ -54,6 +54,8 @@ def test_trace_verdicts_match_real_packets_and_drift_is_reported(api, client, us
         assert ok["compiled"]["rule"]["group_name"] == "web"
         grouped = check(member, by_group, member.tcp(vm).startswith("SSH-2.0"), **ssh)
         assert grouped["compiled"]["rule"]["text"].endswith("from members of group friends")
+        entered = [s["chain"] for s in grouped["live"]["steps"] if s["kind"] == "chain"]
+        assert nic_chains(member.nic.pk)[2] in entered, "the member is filtered on this host too: its egress first"
         dropped = check(stranger, None, stranger.tcp(vm).startswith("SSH-2.0"), **ssh)
         assert dropped["compiled"]["reason"] == "no rule allowed it (default drop)"
         check(stranger, by_icmp, stranger.ping(vm), protocol="icmp", icmp_type=8)
