@@ -293,7 +293,8 @@ def trace(tables, nic, packet, rules=None, peer=None):
         else:
             ctx["out"] = peer["device"]
         steps.append({"kind": "check", "stage": "host",
-                      "note": f"the other end is NIC {peer['id']} ({peer['device']}) on this host: its checks apply too"})
+                      "note": f"the other end is NIC {peer['id']} ({peer['device']}) on this host: "
+                              "its checks apply too"})
 
     def result(verdict, reason, step=None, rule_step=None):
         if step is not None:
