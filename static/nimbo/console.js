@@ -13,6 +13,6 @@
     term.focus();
   };
   ws.onmessage = (m) => term.write(m.data);
-  ws.onclose = () => { box.dataset.connected = "0"; term.write("\r\n[disconnected]\r\n"); };
+  ws.onclose = (e) => { box.dataset.connected = "0"; box.dataset.closeCode = String(e.code); term.write("\r\n[disconnected]\r\n"); };
   term.onData((d) => { if (ws.readyState === 1) ws.send(d); });
 })();

@@ -31,6 +31,7 @@ def portal():
     """A running portal on a free port with its own var/ directory (and so its own sandbox network), one
     per test module: scenarios 01 and 02 both use eth0 untagged in CLUSTER1. Stopped and removed after."""
     var = Path(tempfile.mkdtemp(prefix="nimbo-e2e-"))
+    var.chmod(0o711)  # libvirt's qemu runs as its own user: the storage folders must be reachable by it
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
     # The guest image may be a link into another checkout: its real folder is an import directory too.

@@ -24,8 +24,10 @@ def badge(page, pk, state, timeout=90000):
     """Wait, without reloading, for the state badge of object `pk` to read `state`."""
     page.wait_for_function(
         "([pk, state]) => [...document.querySelectorAll(`.nimbo-badge[data-pk='${pk}']`)]"
-        ".some(b => b.dataset.state === state)",
+        ".some(b => b.dataset.state === state || b.dataset.state === 'Error')",
         arg=[pk, state], timeout=timeout)
+    shown = page.locator(f".nimbo-badge[data-pk='{pk}']").first.get_attribute("data-state")
+    assert shown == state, (shown, page.locator("#vm-error, .errornote").all_inner_texts())
 
 
 def terminal_text(page):
@@ -129,7 +131,7 @@ def l2_attached(page, name, vlan=None):
     toast(page, "attachL2NetworkToCluster finished")
 
 
-def new_vm(page, name, hostname, l3):
+def new_vm(page, name, hostname, l3, kind="Namespace"):
     """The New VM form; waits on the VM's page until its badge reads Running. Its uuid."""
     page.goto("/compute/vminstance/add/")
     page.fill("#id_name", name)
@@ -137,13 +139,17 @@ def new_vm(page, name, hostname, l3):
     choose(page, "#id_instance_offering", "512M-512HZ")
     page.select_option("#id_image", label="zs-sample-image")
     page.locator("#id_l3_networks label", has_text=l3).locator("input").check()
-    page.select_option("#id_guest_kind", value="Namespace")
+    page.select_option("#id_guest_kind", value=kind)
     save(page)
     uuid = page.url.rstrip("/").split("/")[-2]
-    badge(page, uuid, "Running", timeout=180000)
+    try:
+        badge(page, uuid, "Running", timeout=300000)
+    except Exception:  # noqa: BLE001 - say why, from the VM's page
+        raise AssertionError(page.locator("#vm-summary, #vm-jobs").all_inner_texts()) from None
     return uuid
 
 
 def open_console(page, vm):
     page.goto(f"/compute/vminstance/{vm}/change/")
     page.wait_for_selector("#vm-terminal[data-connected='1']", timeout=20000)
+
