@@ -19,8 +19,9 @@ Only the matches the compiler writes are understood; any other makes the step "u
 matched, and said so), so a rule edited by hand into something else is visible rather than guessed.
 """
 
+import functools
 import ipaddress
-import shlex
+import re
 from dataclasses import asdict, dataclass
 
 from workers.host.sgnames import (L2_TOP_CHAIN, PROTOCOL_NAMES,
@@ -82,9 +83,23 @@ class Unsupported(Exception):
     pass
 
 
+_TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"|(\S+)')
+
+
+@functools.lru_cache(maxsize=65536)
+def tokens_of(line):
+    """A rule's words, a double-quoted word (a comment) as one word without its quotes."""
+    return tuple(quoted if quoted or plain == "" else plain for quoted, plain in _TOKEN.findall(line))
+
+
+@functools.lru_cache(maxsize=65536)
+def _network(prefix):
+    return ipaddress.ip_network(prefix, strict=False)
+
+
 def _in_prefix(address, prefix):
     try:
-        return ipaddress.ip_address(address) in ipaddress.ip_network(prefix, strict=False)
+        return ipaddress.ip_address(address) in _network(prefix)
     except ValueError:
         return False
 
@@ -117,7 +132,7 @@ def ip_match(line, pkt, ctx):
 
     ctx: {"in": device the packet comes from, "out": device it goes to, "mac": its source MAC,
           "sets": {name: [members]}}. Raises Unsupported for a match the tracer does not know."""
-    tokens = shlex.split(line)
+    tokens = tokens_of(line)
     if len(tokens) < 2 or tokens[0] != "-A":
         raise Unsupported(line)
     chain, target, rule_id, matched = tokens[1], None, None, True

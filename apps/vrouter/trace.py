@@ -10,15 +10,14 @@ trace of the guest's NIC (`apps.secgroups.trace`).
 """
 
 import ipaddress
-import shlex
 
-from apps.secgroups.trace import PROTOCOLS, Unsupported, _in_prefix, _ports
+from apps.secgroups.trace import PROTOCOLS, Unsupported, _in_prefix, _ports, tokens_of
 
 
 def _match(rule, pkt, ctx):
     """(target, its argument, matched, comment) of one router rule for `pkt` (a dict: src, dst, proto,
     src_port, dst_port); ctx: {"in", "out", "states"}."""
-    tokens = shlex.split(rule)
+    tokens = tokens_of(rule)
     target, arg_out, comment, matched, negate, i = None, None, "", True, False, 0
     while i < len(tokens):
         tok = tokens[i]
