@@ -4,6 +4,8 @@ import ipaddress
 import re
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -89,6 +91,7 @@ class NicTraceView(APIView):
 
     serializer_class = TraceSerializer
 
+    @extend_schema(request=TraceSerializer, responses={200: OpenApiTypes.OBJECT})
     def post(self, request, nic):
         from apps.compute.models import VmNic
         from apps.projects.access import for_request

@@ -2,6 +2,8 @@
 guest's security groups."""
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,6 +30,7 @@ class VipTraceSerializer(TraceSerializer):
 class VipTraceView(APIView):
     serializer_class = VipTraceSerializer
 
+    @extend_schema(request=VipTraceSerializer, responses={200: OpenApiTypes.OBJECT})
     def post(self, request, vip):
         from apps.projects.access import for_request
         from apps.vrouter.models import Vip
