@@ -98,7 +98,13 @@ def plug_into_phys(ns, ifname, port, vlan=None):
     phys = ensure_phys()
     bridge = f"br-v{vlan}" if vlan else PHYS_BRIDGE
     _ensure_bridge(phys, bridge)
-    if run("ip", "-n", phys, "link", "show", port, check=False).returncode:
+    have_port = run("ip", "-n", phys, "link", "show", port, check=False).returncode == 0
+    if have_port and run("ip", "-n", ns, "link", "show", ifname, check=False).returncode:
+        # A port left from an earlier namespace of the same name (still held alive by a process while it
+        # was deleted): its other end is not here, so it is replaced.
+        run("ip", "-n", phys, "link", "del", port, check=False)
+        have_port = False
+    if not have_port:
         run("ip", "-n", phys, "link", "add", port, "type", "veth", "peer", "name", ifname, "netns", ns)
         run("ip", "-n", phys, "link", "set", port, "master", bridge)
         run("ip", "-n", phys, "link", "set", port, "up")
