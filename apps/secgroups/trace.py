@@ -24,6 +24,7 @@ import ipaddress
 import re
 from dataclasses import asdict, dataclass
 
+from workers.host.router import split_counters as parse_counters
 from workers.host.sgnames import (L2_TOP_CHAIN, PROTOCOL_NAMES,
                                   TOP_CHAIN, nic_chains)
 
@@ -64,16 +65,6 @@ class Packet:
         if number in (1, 58):  # ICMP of the packet's family
             return 58 if self.family == "v6" else 1
         return number
-
-
-def parse_counters(line):
-    """`[pkts:bytes] -A ...` (iptables-save -c) -> ("-A ...", (pkts, bytes)); other lines: (line, None)."""
-    if line.startswith("["):
-        head, _, rest = line.partition("] ")
-        pkts, _, size = head[1:].partition(":")
-        if pkts.isdigit() and size.isdigit():
-            return rest, (int(pkts), int(size))
-    return line, None
 
 
 # --- matching one rule ----------------------------------------------------------------------------

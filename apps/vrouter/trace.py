@@ -154,25 +154,10 @@ def _plain(pkt, packet):
 
 def saved_router_tables(text):
     """({table: {chain: [rule]}}, {table: {chain: [(pkts, bytes)]}}) from `iptables-save -c` of a router."""
-    from apps.secgroups.trace import parse_counters
+    from workers.host.router import parse_save
 
-    tables, counters, current = {}, {}, None
-    for raw in text.splitlines():
-        line, count = parse_counters(raw.strip())
-        if line.startswith("*"):
-            name = line[1:].strip()
-            current = tables.setdefault(name, {}), counters.setdefault(name, {})
-        elif current is None or not line or line.startswith("#") or line == "COMMIT":
-            continue
-        elif line.startswith(":"):
-            chain = line[1:].split()[0]
-            current[0].setdefault(chain, [])
-            current[1].setdefault(chain, [])
-        elif line.startswith("-A "):
-            chain, _, rule = line[3:].partition(" ")
-            current[0].setdefault(chain, []).append(rule)
-            current[1].setdefault(chain, []).append(count)
-    return tables, counters
+    counters = {}
+    return parse_save(text, counters), counters
 
 
 def add_counters(path, counters):

@@ -265,19 +265,38 @@ def _ensure_public(spec):
 # --- The nat and filter tables -----------------------------------------------------------------------
 
 
-def parse_save(text):
-    """iptables-save output -> {table: {chain: [rule]}} (rules as printed, without "-A chain ")."""
-    tables, current = {}, None
-    for line in text.splitlines():
+def split_counters(line):
+    """`[pkts:bytes] -A ...` (iptables-save -c) -> ("-A ...", (pkts, bytes)); other lines: (line, None)."""
+    if line.startswith("["):
+        head, _, rest = line.partition("] ")
+        pkts, _, size = head[1:].partition(":")
+        if pkts.isdigit() and size.isdigit():
+            return rest, (int(pkts), int(size))
+    return line, None
+
+
+def parse_save(text, counters=None):
+    """iptables-save output -> {table: {chain: [rule]}} (rules as printed, without "-A chain ").
+
+    With a `counters` dict, the text is `iptables-save -c` output and each rule's (pkts, bytes) is
+    appended to counters[table][chain] in the rules' order."""
+    tables, counts, current = {}, {}, None
+    for raw in text.splitlines():
+        line, count = split_counters(raw.strip()) if counters is not None else (raw, None)
         if line.startswith("*"):
-            current = tables.setdefault(line[1:].strip(), {})
+            name = line[1:].strip()
+            current = tables.setdefault(name, {})
+            counts = counters.setdefault(name, {}) if counters is not None else {}
         elif current is None or not line or line.startswith("#") or line == "COMMIT":
             continue
         elif line.startswith(":"):
-            current.setdefault(line[1:].split()[0], [])
+            chain = line[1:].split()[0]
+            current.setdefault(chain, [])
+            counts.setdefault(chain, [])
         elif line.startswith("-A "):
             chain, _, rule = line[3:].partition(" ")
             current.setdefault(chain, []).append(rule)
+            counts.setdefault(chain, []).append(count)
     return tables
 
 
