@@ -20,3 +20,5 @@ class Command(BaseCommand):
         done = take_down()
         self.stdout.write(f"Sandbox taken down: {done['hosts']} host(s), {done['routers']} virtual router(s), "
                           f"{done['guests']} running guest(s) stopped.")
+        for line in done["not_stopped"]:
+            self.stderr.write(f"Not stopped (still defined in libvirt, its state kept): {line}")
