@@ -149,10 +149,13 @@ def _filtered(items, request, keys):
         if key not in keys:
             raise NeutronFault(400, "HTTPBadRequest", f"{key} is an invalid filter.")
         items = [item for item in items if _text(item.get(key)) in wanted]
+    return [_fields(item, request) for item in items]
+
+
+def _fields(item, request):
+    """One resource as shown: `fields` limits its attributes; a show takes no filters (Neutron ignores them)."""
     fields = [f for f in request.GET.getlist("fields") if f]
-    if fields:
-        items = [{k: v for k, v in item.items() if k in fields} for item in items]
-    return items
+    return {k: v for k, v in item.items() if k in fields} if fields else item
 
 
 def _text(value):
@@ -255,7 +258,7 @@ def security_groups(request, access):
 def security_group(request, access, group_id):
     group = _group(access, group_id)
     if request.method == "GET":
-        return JsonResponse({"security_group": _filtered([group_dict(group)], request, GROUP_KEYS)[0]})
+        return JsonResponse({"security_group": _fields(group_dict(group), request)})
     if request.method == "PUT":
         data = _body(request, "security_group")
         _allowed_keys(data, {"name", "description", "stateful"}, "security_group")
@@ -281,7 +284,7 @@ def _port(data, key):
         return None
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise NeutronFault(400, "InvalidInput", f"Invalid input for {key}. Reason: '{value}' is not an "
                                                 "integer.") from None
 
@@ -330,8 +333,7 @@ def security_group_rules(request, access):
 def security_group_rule(request, access, rule_id):
     rule = _rule(access, rule_id)
     if request.method == "GET":
-        items = _filtered([rule_dict(rule, rule.security_group.project_id)], request, RULE_OUT_KEYS)
-        return JsonResponse({"security_group_rule": items[0]})
+        return JsonResponse({"security_group_rule": _fields(rule_dict(rule, rule.security_group.project_id), request)})
     if request.method == "DELETE":
         access.check_change(SecurityGroupRule, rule)
         services.delete_rule(rule, user=request.user)

@@ -1,6 +1,8 @@
 """Keystone v3 and Neutron v2.0 at /openstack/, by HTTP: token issue and checks, Neutron's shapes,
 filters and errors, and the same projects and roles as Nimbo's own API."""
 
+import json
+
 import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
@@ -135,6 +137,9 @@ def test_neutron_shapes_filters_and_errors(client, demo):
     assert missing.status_code == 404
     assert missing.json() == {"NeutronError": {"type": "SecurityGroupNotFound", "detail": "",
                                                "message": "Security group not-a-uuid does not exist"}}
+    # A show takes `fields` and ignores list filters, as Neutron does (not a 500 when they do not match).
+    shown = neutron(client, token, "get", f"/security-groups/{group['id']}?name=other&fields=id&fields=name")
+    assert shown.status_code == 200 and shown.json() == {"security_group": {"id": group["id"], "name": "web"}}
 
     rule = {"security_group_id": group["id"], "protocol": "udp", "port_range_min": 53, "port_range_max": 53,
             "remote_group_id": str(other.pk)}
@@ -150,8 +155,17 @@ def test_neutron_shapes_filters_and_errors(client, demo):
     assert bad.status_code == 400
     assert bad.json()["NeutronError"]["type"] == "InvalidInput"
     assert "port_range_min" in bad.json()["NeutronError"]["message"]
+    # JSON's Infinity is no port: a 400 naming the field, not a 500.
+    body = json.dumps({"security_group_rule": {"security_group_id": group["id"], "protocol": "tcp",
+                                               "port_range_min": float("inf")}})
+    assert "Infinity" in body
+    infinite = client.post(f"{NET}/security-group-rules", body,
+                           content_type="application/json", HTTP_X_AUTH_TOKEN=token)
+    assert infinite.status_code == 400 and "port_range_min" in infinite.json()["NeutronError"]["message"]
     listed = neutron(client, token, "get", f"/security-group-rules?security_group_id={group['id']}&direction=ingress")
     assert [r["id"] for r in listed.json()["security_group_rules"]] == [stored["id"]]
+    rule_shown = neutron(client, token, "get", f"/security-group-rules/{stored['id']}?direction=egress&fields=id")
+    assert rule_shown.status_code == 200 and rule_shown.json() == {"security_group_rule": {"id": stored["id"]}}
 
     # The remote group is still used by a rule: Neutron's in-use conflict, nothing deleted.
     in_use = neutron(client, token, "delete", f"/security-groups/{other.pk}")
