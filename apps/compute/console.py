@@ -12,7 +12,7 @@ MAX_SIZE = 1024 * 1024
 
 def console_tail(vm, size=16000):
     """The last `size` bytes of the VM's serial console as text ("" if it never ran)."""
-    if not str(size).isdigit() or not 0 < int(size) <= MAX_SIZE:
+    if not (str(size).isascii() and str(size).isdigit()) or not 0 < int(size) <= MAX_SIZE:
         raise InvalidInput(f"size must be a number of bytes between 1 and {MAX_SIZE}.", field="size")
     size = int(size)
     if vm.guest_kind == GuestKind.NAMESPACE:

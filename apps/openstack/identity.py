@@ -70,8 +70,8 @@ def _user_from_password(request, method):
     if not username and user_ref.get("id"):
         from django.contrib.auth import get_user_model
 
-        found = get_user_model().objects.filter(pk=str(user_ref["id"])).first() if str(
-            user_ref["id"]).isdigit() else None
+        text = str(user_ref["id"])
+        found = get_user_model().objects.filter(pk=text).first() if text.isascii() and text.isdigit() else None
         username = found.get_username() if found else None
     if not username or not isinstance(user_ref.get("password"), str):
         return None, keystone_error(400, "Bad Request", "Password authentication needs a user (name or id) and "

@@ -16,7 +16,7 @@ def parse_protocol(value):
         return None
     if text in PROTOCOL_NUMBERS:
         return PROTOCOL_NUMBERS[text]
-    if text.isdigit() and 0 <= int(text) <= 255:
+    if text.isascii() and text.isdigit() and 0 <= int(text) <= 255:  # "²" is a digit int() refuses
         return int(text)
     raise ValidationError({"protocol": (
         f"Security group rule protocol {value} not supported. Only protocol names such as tcp, udp, icmp, "

@@ -20,7 +20,7 @@ def test_a_namespace_guest_has_no_console(api):
     assert answer["error"]["message"] == "A namespace guest has no serial console: log in over SSH."
 
 
-@pytest.mark.parametrize("size", ["abc", "0", "2000000"])
+@pytest.mark.parametrize("size", ["abc", "0", "2000000", "\u00b2"])
 def test_the_size_is_checked(api, size):
     vm = make_vm(state="Created")
     answer = body(api.get(f"/api/v1/vms/{vm.pk}/console/?size={size}"), 400)

@@ -102,6 +102,9 @@ def test_refused_sign_ins(client, demo):
     assert foreign.status_code == 401 and "not found" in foreign.json()["error"]["message"]
     bad = client.post(f"{ID}/auth/tokens", {"auth": {}}, content_type="application/json")
     assert bad.status_code == 400
+    odd_id = client.post(f"{ID}/auth/tokens", {"auth": {"identity": {"methods": ["password"], "password": {
+        "user": {"id": "\u00b2", "password": "x"}}}}}, content_type="application/json")
+    assert odd_id.status_code == 400 and odd_id.json()["error"]["code"] == 400
 
 
 def test_a_token_stops_working_when_its_api_token_is_revoked_or_it_expires(client, demo, settings):

@@ -131,6 +131,8 @@ VALIDATION = [
     ({"remote_ip_prefix": "10.0.0.0/33"}, "remote_ip_prefix", "'10.0.0.0/33' is not a valid IP prefix."),
     ({"protocol": "256"}, "protocol", "Security group rule protocol 256 not supported. Only protocol names such as "
      "tcp, udp, icmp, a number from 0 to 255, or any are supported."),
+    ({"protocol": "\u00b2"}, "protocol", "Security group rule protocol \u00b2 not supported. Only protocol names such "
+     "as tcp, udp, icmp, a number from 0 to 255, or any are supported."),
     ({"protocol": "bogus"}, "protocol", "Security group rule protocol bogus not supported. Only protocol names such "
      "as tcp, udp, icmp, a number from 0 to 255, or any are supported."),
     ({"direction": "sideways"}, "direction", '"sideways" is not a valid choice.'),

@@ -120,6 +120,7 @@ def test_bad_packets_are_400s_naming_the_field(api):
         ({"protocol": "tcp", "src": "10.0.0.9", "dst_port": 22}, "direction"),
         ({"direction": "sideways", "protocol": "tcp", "src": "10.0.0.9", "dst_port": 22}, "direction"),
         ({"direction": "ingress", "protocol": "carrier-pigeon", "src": "10.0.0.9"}, "protocol"),
+        ({"direction": "ingress", "protocol": "\u00b2", "src": "10.0.0.9"}, "protocol"),
         ({"direction": "ingress", "protocol": "tcp", "src": "10.0.0.9"}, "dst_port"),
         ({"direction": "ingress", "protocol": "tcp", "dst_port": 22}, "src"),
         ({"direction": "ingress", "protocol": "tcp", "src": "10.0.0.x", "dst_port": 22}, "src"),

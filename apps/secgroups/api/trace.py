@@ -33,7 +33,7 @@ class TraceSerializer(serializers.Serializer):
 
     def validate_protocol(self, value):
         text = value.strip().lower()
-        if text.isdigit() and int(text) <= 255:
+        if text.isascii() and text.isdigit() and int(text) <= 255:  # "²" is a digit int() refuses
             return text
         if text in PROTOCOLS:
             return "ipv6-icmp" if text == "icmpv6" else text
