@@ -24,7 +24,7 @@ import ipaddress
 import re
 from dataclasses import asdict, dataclass
 
-from workers.host.router import split_counters as parse_counters
+from workers.host.router import split_counters as parse_counters  # noqa: F401 - this module's name for it
 from workers.host.sgnames import (L2_TOP_CHAIN, PROTOCOL_NAMES,
                                   TOP_CHAIN, nic_chains)
 
@@ -444,29 +444,13 @@ def plan_nic(plan, nic_id):
 def saved_tables(saved):
     """The tracer's tables from what the host printed (workers.host.fwsave.save_tables): Nimbo's chains of
     each table with their packet counters, and the members of Nimbo's ipsets."""
+    from workers.host.firewall import parse_chains
+
     out = {"counters": {}, "sets": {name: list(m) for name, m in saved.get("sets", {}).items()}, "jumps": {}}
-    hooks = {"v4": f"-A FORWARD -j {TOP_CHAIN}", "v6": f"-A FORWARD -j {TOP_CHAIN}",
-             "eb": f"-A PREROUTING -j {L2_TOP_CHAIN}"}
     for family in ("v4", "v6", "eb"):
-        chains, counts = {}, {}
-        out["jumps"][family] = False
-        for raw in saved.get(family, "").splitlines():
-            line, count = parse_counters(raw.strip())
-            if line.split(" -c ")[0] == hooks[family]:
-                out["jumps"][family] = True
-            elif line.startswith(":nimbo-"):
-                chains.setdefault(line[1:].split()[0], [])
-                counts.setdefault(line[1:].split()[0], [])
-            elif line.startswith("-A nimbo-"):
-                if family == "eb" and " -c " in line:
-                    line, _, tail = line.partition(" -c ")
-                    nums = tail.split()
-                    count = (int(nums[0]), int(nums[1])) if len(nums) == 2 and all(n.isdigit() for n in nums) \
-                        else None
-                name = line.split()[1]
-                chains.setdefault(name, []).append(line)
-                counts.setdefault(name, []).append(count)
-        out[family], out["counters"][family] = chains, counts
+        counts = {}
+        out[family], out["jumps"][family] = parse_chains(saved.get(family, ""), family, counts)
+        out["counters"][family] = counts
     return out
 
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 from .errors import HostError
 from .ops import operation
+from .router import split_counters
 from .sgnames import (
     DHCP_PORTS,
     GROUP_EGRESS_PREFIX,
@@ -243,14 +244,33 @@ def _planned_chains(plan, family):
 def live_chains(netns, family):
     """{chain: [rules]} of Nimbo's chains of one table and whether its one jump is there, as the
     table's save command prints them."""
+    return parse_chains(_run(netns, *TABLES[family].save).stdout, family)
+
+
+def parse_chains(text, family, counters=None):
+    """(Nimbo's chains {chain: [rules]}, whether the table's one jump is there) from its save command's text.
+
+    With a `counters` dict the text was saved with -c (iptables' "[pkts:bytes] " prefix, ebtables'
+    " -c pkts bytes" suffix): each rule's (pkts, bytes), or None, goes to counters[chain] in order."""
     table = TABLES[family]
-    out = _run(netns, *table.save).stdout
     chains, jump = {}, False
-    for line in out.splitlines():
+    for raw in text.splitlines():
+        line, count = raw, None
+        if counters is not None:
+            line, count = split_counters(raw.strip())
+            if family == "eb" and " -c " in line:
+                line, _, tail = line.partition(" -c ")
+                nums = tail.split()
+                if len(nums) == 2 and all(n.isdigit() for n in nums):
+                    count = (int(nums[0]), int(nums[1]))
         if line.startswith(":" + PREFIX):
             chains[line[1:].split()[0]] = []
+            if counters is not None:
+                counters[line[1:].split()[0]] = []
         elif line.startswith("-A " + PREFIX):
             chains.setdefault(line.split()[1], []).append(line)
+            if counters is not None:
+                counters.setdefault(line.split()[1], []).append(count)
         elif line == table.jump:
             jump = True
     return chains, jump
