@@ -181,6 +181,8 @@ def test_a_vm_cannot_use_an_l3_network_or_group_the_project_cannot_see(world, cl
     joined = client_for("other").post(f"/api/v1/security-groups/{world['group_b'].uuid}/nics/", {"nics": [nic]},
                                       format="json")
     assert joined.status_code == 400 and joined.json()["error"]["field"] == "nics"
+    # Project B is not told that project A's NIC exists: it is unknown, as another project's object is.
+    assert "not found" in joined.json()["error"]["message"], joined.json()
 
 
 def test_a_rules_remote_group_must_be_in_the_rules_project(world, client_for):

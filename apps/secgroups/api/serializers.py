@@ -158,8 +158,13 @@ class NicsSerializer(serializers.Serializer):
 
     def validate_nics(self, value):
         from apps.compute.models import VmNic
+        from apps.projects.access import CURRENT
 
-        found = {n.pk: n for n in VmNic.objects.select_related("vm_instance", "l3_network").filter(pk__in=value)}
+        nics = VmNic.objects.select_related("vm_instance", "l3_network").filter(pk__in=value)
+        access = CURRENT.get()
+        if access is not None:  # another project's NIC: as if absent
+            nics = access.scope(nics)
+        found = {n.pk: n for n in nics}
         missing = [str(v) for v in value if v not in found]
         if missing:
             raise serializers.ValidationError(f"VM NIC {missing[0]} not found.", code="does_not_exist")
