@@ -96,8 +96,6 @@ def delete_host(host, *, user=None):
     Refused at once (409, naming what uses it) while something still uses the host. Its virtual routers
     are no such thing: the job moves them to another connected host of its cluster (or deletes those no
     VM uses any more); a router that serves VMs and has nowhere to go refuses the delete. A sandbox host's
-
-    Refused at once (409, naming what uses it) while something still uses the host. A sandbox host's
     namespace goes with it (it exists only for Nimbo).
     """
     from apps.vrouter.models import VirtualRouter
@@ -131,8 +129,6 @@ def create_cluster_and_attach(*, primary_storages=(), l2_networks=(), user=None,
     network (each its own call, job and notification, as the API does). All or nothing: a refused
     attach undoes the cluster. Returns (cluster, [attach jobs]).
     """
-    from django.db import transaction
-
     from apps.networks.services import attach_l2_network_to_cluster
     from apps.storage.services import attach_primary_storage
 
