@@ -45,11 +45,9 @@ class VmInstanceViewSet(ServiceViewSet):
         data = CreateVmSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        start = fields.pop("start", True)
-        vm = services.create_vm(user=request.user, **fields, **self.owner_fields())
-        if start:
-            # The record is answered at once; placing and booting it is a job (state goes Starting -> Running).
-            lifecycle.start_create_vm(vm, user=request.user)
+        # The record is answered at once; placing and booting it is a job (state goes Starting -> Running),
+        # started by the same call as the portal's New VM form.
+        vm, _job = lifecycle.create_and_start_vm(user=request.user, **fields, **self.owner_fields())
         return Response(self.get_serializer(self._reread(vm)).data, status=201)
 
     @extend_schema(request=None, responses={202: None})
