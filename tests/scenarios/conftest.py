@@ -1,3 +1,5 @@
+import shutil
+
 import pytest
 
 
@@ -8,3 +10,26 @@ def sandboxes():
 
     with tracked() as tracker:
         yield tracker
+
+
+@pytest.fixture
+def libvirtd():
+    """As on a fresh machine, nothing starts libvirtd before the cloud is built: adding the host does
+    (its agent). True when it was not running; what the host started is stopped afterwards."""
+    from workers.host import domains
+
+    fresh = not domains.libvirt_answers()
+    yield fresh
+    if fresh:
+        domains.stop_daemons(domains.started_daemons())
+
+
+@pytest.fixture
+def guest_key(tmp_path):
+    """The image's published test key, readable by its owner only (as ssh demands of a private key)."""
+    from apps.infra.guest_image import GUEST_KEY
+
+    path = tmp_path / "nimbo-guest-key"
+    shutil.copy(GUEST_KEY, path)
+    path.chmod(0o600)
+    return path

@@ -19,7 +19,7 @@ from django.urls import reverse
 
 from apps.compute.models import VmInstance
 from apps.core.models import Job
-from apps.infra.guest_image import GUEST_KEY, GUEST_PASSWORD
+from apps.infra.guest_image import GUEST_PASSWORD
 from apps.storage.models import Volume
 from apps.vrouter.models import VirtualRouter
 from apps.vrouter.routers import router_spec
@@ -36,16 +36,6 @@ INNER, OUTER = "198.51.100.230", "198.51.100.232"
 BOOT = 240  # seconds a guest may take to boot under software emulation on a loaded machine
 
 
-@pytest.fixture
-def libvirtd():
-    """As on a fresh machine, nothing starts libvirtd before the cloud is built: adding the host does
-    (its agent). True when it was not running; what the host started is stopped afterwards."""
-    fresh = not domains.libvirt_answers()
-    yield fresh
-    if fresh:
-        domains.stop_daemons(domains.started_daemons())
-
-
 def assert_started_by_the_host(add_job):
     """libvirt answers, its daemons run in the machine's own network namespace (not in the sandbox
     host's, where the agent runs), and adding the host checked it."""
@@ -54,15 +44,6 @@ def assert_started_by_the_host(add_job):
         assert os.readlink(f"/proc/{pid}/ns/net") == os.readlink("/proc/self/ns/net")
     step = next(s for s in add_job.steps if s["name"].startswith("Check that libvirt answers"))
     assert step["state"] == "done" and add_job.result["libvirt"]
-
-
-@pytest.fixture
-def guest_key(tmp_path):
-    """The image's published test key, readable by its owner only (as ssh demands of a private key)."""
-    path = tmp_path / "nimbo-guest-key"
-    shutil.copy(GUEST_KEY, path)
-    path.chmod(0o600)
-    return path
 
 
 class Guest:

@@ -5,17 +5,14 @@ root@<vip2>` in VM1; guests leave through SNAT as the router's public address, V
 VIP1:22 from behind the router (hairpin); the teardown through the API ends with an empty system."""
 
 import shutil
-import time
 
 import pytest
 
-from apps.compute.models import VmInstance
-from apps.infra.guest_image import GUEST_KEY, GUEST_PASSWORD
+from apps.infra.guest_image import GUEST_PASSWORD
 from apps.vrouter.models import VirtualRouter
 from tests.support.api import body
 from tests.support.scenario01 import create_vm, wait
-from tests.support.scenario02 import Client, cloud02
-from workers.host import domains
+from tests.support.scenario02 import Client, cloud02, move_rule, nic_of as _nic
 
 pytestmark = [
     pytest.mark.django_db(transaction=True), pytest.mark.root, pytest.mark.slow,
@@ -25,26 +22,8 @@ pytestmark = [
 BOOT = 240  # seconds a guest may take to boot under software emulation on a loaded machine
 
 
-@pytest.fixture
-def libvirtd():
-    started = domains.ensure_libvirtd()
-    yield
-    domains.stop_daemons(started)
-
-
-@pytest.fixture
-def guest_key(tmp_path):
-    path = tmp_path / "nimbo-guest-key"
-    shutil.copy(GUEST_KEY, path)
-    path.chmod(0o600)
-    return path
-
-
-def _nic(vm_uuid):
-    return str(VmInstance.objects.get(pk=vm_uuid).nics.get().pk)
-
-
 def test_scenario_02_libvirt_guests(api, jobs_inline, sandboxes, libvirtd, guest_key):
+    """libvirtd is not started by the test: adding the host starts it, as on a fresh machine."""
     setup = cloud02(api, sandboxes, vlan=231, public=("198.51.100.220", "198.51.100.229"), cidr="10.23.0.0/24",
                     real_image=True)
     client = Client("lpub", "198.51.100.249/24", key=guest_key)
@@ -81,14 +60,7 @@ def _scenario(api, setup, client):
     assert client.ssh(vip1["ip"], f"busybox nc -w 2 {client.ip} 9000 </dev/null") == f"client {public_ip}"
 
     # The rule moves to VM2: the open session stops, a new one lands in VM2.
-    session = client.open_ssh(vip1["ip"])
-    assert session.stdout.readline().strip() == "vm1"
-    body(api.post(f"/api/v1/port-forwarding-rules/{pf1['uuid']}/detach/", {}, format="json"), 200)
-    body(api.post(f"/api/v1/port-forwarding-rules/{pf1['uuid']}/attach/", {"vm_nic": _nic(vm2)}, format="json"), 200)
-    deadline = time.monotonic() + 15
-    while session.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert session.poll() is not None, "the session through the detached rule is still open"
+    assert move_rule(api, client, pf1, vip1, vm2, was="vm1"), "the session through the detached rule is still open"
     assert wait(lambda: client.ssh(vip1["ip"], timeout=15) == "vm2", timeout=BOOT, interval=2)
 
     # ssh -p 2222 root@<vip2> lands in VM1; from VM1, VIP1:22 (VM2) works through the router (hairpin).

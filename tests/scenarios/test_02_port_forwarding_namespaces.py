@@ -4,7 +4,6 @@ CIDR, SNAT, an EIP behind a security group, hairpin, and a teardown to an empty 
 entry, address or namespace behind."""
 
 import subprocess
-import time
 
 import pytest
 
@@ -18,14 +17,10 @@ from tests.support.api import body, error
 from tests.support.natlab import SERVER
 from tests.support.sandbox import free_ip
 from tests.support.scenario01 import agent_view, create_vm, wait
-from tests.support.scenario02 import SSH_OPTIONS, Client, cloud02
+from tests.support.scenario02 import SSH_OPTIONS, Client, cloud02, move_rule, nic_of as _nic
 from workers.host import guests, router
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.root, pytest.mark.slow]
-
-
-def _nic(vm_uuid):
-    return str(VmInstance.objects.get(pk=vm_uuid).nics.get().pk)
 
 
 def _guest_server(vm, proto, port):
@@ -78,14 +73,7 @@ def _scenario(api, setup, client, outsider, servers):
 
     # 9-11. VM2; the rule moves to it; a session opened before the rebind stops, a new one lands in VM2.
     vm2 = create_vm(api, setup, "VM2", "vm2")["uuid"]
-    session = client.open_ssh(vip1["ip"])
-    assert session.stdout.readline().strip() == "vm1"
-    body(api.post(f"/api/v1/port-forwarding-rules/{pf1['uuid']}/detach/", {}, format="json"), 200)
-    body(api.post(f"/api/v1/port-forwarding-rules/{pf1['uuid']}/attach/", {"vm_nic": _nic(vm2)}, format="json"), 200)
-    deadline = time.monotonic() + 10
-    while session.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert session.poll() is not None, "the session through the detached rule is still open"
+    assert move_rule(api, client, pf1, vip1, vm2, was="vm1"), "the session through the detached rule is still open"
     assert client.ssh(vip1["ip"]) == "vm2"
 
     # 12-13. PORT-FORWARDING2: a second VIP, port 2222 -> 22 of VM1.

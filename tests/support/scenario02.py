@@ -9,6 +9,7 @@ sandbox's public network that runs ssh and small servers there.
 
 import subprocess
 import sys
+import time
 
 from apps.compute.guest_specs import guest_key_path
 from apps.infra import sandbox
@@ -99,3 +100,24 @@ class Client:
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
+
+
+def nic_of(vm_uuid):
+    """The id of a one-NIC VM's NIC."""
+    from apps.compute.models import VmInstance
+
+    return str(VmInstance.objects.get(pk=vm_uuid).nics.get().pk)
+
+
+def move_rule(api, client, rule, vip, vm, was, timeout=15):
+    """Open an SSH session through `rule` (it must land in the guest named `was`), then detach the rule and
+    attach it to `vm`'s NIC through the API: True once that session has ended."""
+    session = client.open_ssh(vip["ip"])
+    assert session.stdout.readline().strip() == was
+    body(api.post(f"/api/v1/port-forwarding-rules/{rule['uuid']}/detach/", {}, format="json"), 200)
+    body(api.post(f"/api/v1/port-forwarding-rules/{rule['uuid']}/attach/", {"vm_nic": nic_of(vm)}, format="json"),
+         200)
+    deadline = time.monotonic() + timeout
+    while session.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return session.poll() is not None
