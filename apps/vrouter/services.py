@@ -276,7 +276,9 @@ def migrate_virtual_router(vr, *, host, user=None):
     from apps.core.jobs import start_job
     from apps.infra.choices import HostStatus
 
-    if vr.host_id and host.cluster_id != vr.host.cluster_id:
+    if vr.host_id is None:
+        raise Conflict(f"Virtual router {vr.name} has no host; the next VM on {vr.l3_network} boots it.")
+    if host.cluster_id != vr.host.cluster_id:
         raise ValidationError({"host": f"Host {host} is not in cluster {vr.host.cluster}, the router's cluster."})
     if host.status != HostStatus.CONNECTED:
         raise ValidationError({"host": f"Host {host} is {host.status}; the router needs a connected host."})

@@ -101,9 +101,10 @@ def test_virtual_routers_are_listed_shown_rebuilt_and_deleted(nimbo, api):
     and deleting one that still serves a VM are refused with the reason; deleted once the VM is gone."""
     from apps.compute.models import VmInstance
     from apps.vrouter.models import VirtualRouter
-    from tests.support.factories import make_cluster, make_image, make_offering
+    from tests.support.factories import make_cluster, make_host, make_image, make_offering
 
-    zone = str(make_cluster().zone.uuid)
+    cluster = make_cluster()
+    zone = str(cluster.zone.uuid)
     l2 = api.post("/api/v1/l2-networks/", {"name": "L2", "zone": zone, "type": "L2NoVlanNetwork",
                                            "physical_interface": "eth0"}, format="json").json()["uuid"]
     l3 = api.post("/api/v1/l3-networks/", {"name": "NET", "l2_network": l2}, format="json").json()["uuid"]
@@ -118,6 +119,9 @@ def test_virtual_routers_are_listed_shown_rebuilt_and_deleted(nimbo, api):
     code, out, _ = nimbo("-f", "json", "virtual-router", "show", "vr-NET")
     assert json.loads(out)["services"] == ["DHCP"] and json.loads(out)["host"] is None
     code, _, err = nimbo("virtual-router", "action", "vr-NET", "rebuild")
+    assert code == 1 and err == "nimbo: Virtual router vr-NET has no host; the next VM on NET boots it. [HTTP 409]"
+    host = make_host(cluster)
+    code, _, err = nimbo("virtual-router", "action", "vr-NET", "migrate", "--set", f"host={host.uuid}")
     assert code == 1 and err == "nimbo: Virtual router vr-NET has no host; the next VM on NET boots it. [HTTP 409]"
     code, _, err = nimbo("virtual-router", "delete", "vr-NET")
     assert code == 1 and err == ("nimbo: Virtual router vr-NET still serves 1 VM NIC on L3 network NET; rebuild or "
