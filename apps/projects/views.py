@@ -1,7 +1,7 @@
 """The portal's project switch: the current project of a session (the API uses X-Nimbo-Project)."""
 
-from django.http import HttpResponseBadRequest
-from django.shortcuts import redirect
+from django.http import HttpResponseBadRequest, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -21,11 +21,13 @@ def switch_project(request):
         request.session[SESSION_KEY] = str(access.project.pk)
     else:
         request.session.pop(SESSION_KEY, None)  # back to the default (for an admin: every project)
+    # `next` is a path of this portal; anything else (another site, a bare word that redirect() would
+    # take for a URL name and fail to reverse) goes to the home page.
     target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                           require_https=request.is_secure()):
-        target = "admin:index"
-    return redirect(target)
+    if not target.startswith("/") or not url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        target = reverse("admin:index")
+    return HttpResponseRedirect(target)
 
 
 def current_project(request):

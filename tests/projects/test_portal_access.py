@@ -103,6 +103,10 @@ def test_the_portal_switches_the_current_project_among_the_users_own(world, port
     page = member.get("/secgroups/securitygroup/").content.decode()
     assert "SG-B" in page and "SG-A" not in page
     assert portal("other").post("/portal/project/", {"project": str(world["a"].uuid)}).status_code == 400
+    # `next` is followed only to a path of this portal: a bare word or another site goes home, never a 500.
+    for target in ("nope", "https://evil.example/", "//evil.example/"):
+        response = member.post("/portal/project/", {"project": str(world["b"].uuid), "next": target})
+        assert (response.status_code, response["Location"]) == (302, "/"), target
 
 
 @pytest.mark.parametrize("role", ["admin", "member", "reader", "staff"])
