@@ -38,7 +38,12 @@ class ObjectActionAdmin(ServiceAdmin):
     def object_action_view(self, request, object_id, name):
         obj = get_object_or_404(self.get_queryset(request), pk=object_id)
         title, form_class, service = self.object_actions[name]
-        form = form_class(request.POST or None, obj=obj)
+        # Its choices list only what the request may use, as every other admin form's do (another project's
+        # NICs and private L3 networks are absent).
+        from apps.projects.access import for_request
+        from apps.projects.portal import scope_form
+
+        form = scope_form(form_class(request.POST or None, obj=obj), for_request(request))
         if request.method == "POST" and form.is_valid():
             try:
                 service(obj, user=request.user, **form.cleaned_data)

@@ -137,3 +137,17 @@ def test_a_reader_sees_the_vm_page_without_its_buttons_and_no_other_projects_gro
     assert "nimbo-action-stop" in member_page and "SG-A" in member_page and "SG-B" not in member_page
     reader_page = portal("reader").get(url).content.decode()
     assert "nimbo-action-stop" not in reader_page and "Add to group" not in reader_page
+
+
+def test_a_groups_action_pages_offer_no_other_projects_nic_or_network(world, portal):
+    from apps.compute.models import VmNic
+    from apps.secgroups.models import SecurityGroupL3NetworkRef
+
+    # Project B's group on the shared network where project A's VM1 has its NIC.
+    SecurityGroupL3NetworkRef.objects.create(security_group=world["group_b"], l3_network=world["private"])
+    url = f"/secgroups/securitygroup/{world['group_b'].pk}/add-nics/"
+    assert "VM1" in portal("admin").get(url).content.decode()
+    assert "VM1" not in portal("other").get(url).content.decode()
+    response = portal("other").post(url, {"nics": [str(world["nic"].pk)]})
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    assert not VmNic.objects.filter(security_group_refs__security_group=world["group_b"]).exists()
