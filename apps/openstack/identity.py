@@ -66,7 +66,7 @@ def catalog(request):
 def _user_from_password(request, method):
     user_ref = method.get("user") if isinstance(method, dict) else None
     user_ref = user_ref if isinstance(user_ref, dict) else {}
-    username = user_ref.get("name")
+    username = user_ref.get("name") if isinstance(user_ref.get("name"), str) else None
     if not username and user_ref.get("id"):
         from django.contrib.auth import get_user_model
 
@@ -89,7 +89,7 @@ def _user_from_token(method):
     """The token method: a Keystone token of this Nimbo (to rescope) or a Nimbo API token."""
     from rest_framework.authtoken.models import Token
 
-    text = str((method or {}).get("id") or "")
+    text = str(method.get("id") or "") if isinstance(method, dict) else ""
     ticket = tokens.check(text)
     if ticket:
         return ticket.user
@@ -104,6 +104,8 @@ def _scoped_access(user, scope):
     project_ref = (scope or {}).get("project") if isinstance(scope, dict) else None
     if scope and not project_ref:
         raise access_module.UnknownProject("Only project scope is supported.")
+    if project_ref and not isinstance(project_ref, dict):
+        raise access_module.UnknownProject("The project scope is an object with an id or a name.")
     wanted = None
     if project_ref:
         wanted = project_ref.get("id") or project_ref.get("name")

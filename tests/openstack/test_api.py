@@ -105,6 +105,18 @@ def test_refused_sign_ins(client, demo):
     odd_id = client.post(f"{ID}/auth/tokens", {"auth": {"identity": {"methods": ["password"], "password": {
         "user": {"id": "\u00b2", "password": "x"}}}}}, content_type="application/json")
     assert odd_id.status_code == 400 and odd_id.json()["error"]["code"] == 400
+    # Misshapen bodies are refused in Keystone's shape, never a 500.
+    secret = {"user": {"name": "bob", "password": "bob-Secret-7"}}
+    for identity, scope, status in (({"methods": ["token"], "token": "abc"}, None, 401),
+                                    ({"methods": ["token"], "token": ["abc"]}, None, 401),
+                                    ({"methods": ["password"], "password": secret}, {"project": "demo"}, 401),
+                                    ({"methods": ["password"], "password": {"user": {"name": {"a": 1},
+                                                                                      "password": "x"}}}, None, 400),
+                                    ({"methods": ["password"], "password": {"user": {"name": ["bob"],
+                                                                                      "password": "x"}}}, None, 400)):
+        body = {"auth": {"identity": identity, **({"scope": scope} if scope else {})}}
+        refused = client.post(f"{ID}/auth/tokens", body, content_type="application/json")
+        assert refused.status_code == status and refused.json()["error"]["code"] == status, (body, refused.content)
 
 
 def test_a_token_stops_working_when_its_api_token_is_revoked_or_it_expires(client, demo, settings):
