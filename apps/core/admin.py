@@ -98,7 +98,20 @@ class ServiceAdmin(admin.ModelAdmin):
             self.save_formset(request, form, formset, change=change)
 
     def delete_model(self, request, obj):
-        type(self).delete_service(obj, user=request.user)
+        result = type(self).delete_service(obj, user=request.user)
+        if isinstance(result, Job):  # a delete done by a job (a host, a volume): see `response_delete`
+            self.started_jobs(request, [result])
+
+    def response_delete(self, request, obj_display, obj_id):
+        """A delete done by a job is not done yet: the job may still fail (and keep the object). Say that it
+        runs and open its live page, rather than "deleted successfully"."""
+        jobs = getattr(request, "_nimbo_started_jobs", None)
+        if not jobs:
+            return super().response_delete(request, obj_display, obj_id)
+        self.message_user(request, format_html(
+            "{} {} is being deleted by a job ({}): it is gone once the job succeeds; if the job fails, this page "
+            "says why.", self.opts.verbose_name.capitalize(), obj_display, jobs[0].kind), messages.INFO)
+        return HttpResponseRedirect(reverse("core:job-detail", args=[jobs[0].pk]))
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:

@@ -151,7 +151,7 @@ class VolumeAdmin(ServiceAdmin):
         return _size(obj.actual_size)
 
     def delete_model(self, request, obj):
-        volumes.start_delete_volume(obj, user=request.user)
+        self.started_jobs(request, [volumes.start_delete_volume(obj, user=request.user)])
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:

@@ -55,3 +55,19 @@ def test_deleting_a_zone_in_use_is_refused_in_the_portal(portal):
     assert response.status_code == 200
     assert "CLUSTER1" in response.content.decode()
     assert Zone.objects.filter(pk=cluster.zone.pk).exists()
+
+
+def test_deleting_a_host_in_the_portal_says_a_job_deletes_it_and_opens_the_job(portal, rq_queue):
+    from django.contrib.messages import get_messages
+
+    from apps.infra.models import Host
+    from tests.support.factories import make_host
+
+    host = make_host()
+    response = portal.post(f"/infra/host/{host.uuid}/delete/", {"post": "yes"})
+    job = Job.objects.get(kind="deleteHost")
+    assert response.status_code == 302 and response.url == f"/portal/jobs/{job.pk}/", response.url
+    shown = [str(m) for m in get_messages(response.wsgi_request)]
+    assert shown == ["Host HOST1 is being deleted by a job (deleteHost): it is gone once the job succeeds; if the "
+                     "job fails, this page says why."], shown
+    assert Host.objects.filter(pk=host.pk).exists()  # not yet: the job forgets it
