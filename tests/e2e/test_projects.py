@@ -1,31 +1,19 @@
 """A project in the browser: the admin creates it and its member; the member logs in, makes a security
 group and a VM on the admin's shared L3, and sees nothing of the admin's."""
 
-from pathlib import Path
-
 import pytest
 
 from .conftest import login, shot
+from .steps import choose, image_path, save, toast
 
 pytestmark = pytest.mark.slow
 
-GUEST_IMAGE = Path(__file__).resolve().parents[2] / "images" / "nimbo-guest.qcow2"
 MEMBER_PASSWORD = "member-Password-7"
 
 
-def save(page):
-    page.click("input[name=_save]")
-    page.wait_for_load_state()
-    errors = page.locator(".errornote, .errorlist")
-    assert errors.count() == 0, errors.all_inner_texts()
-
-
-def choose(page, select, text):
-    page.select_option(select, value=page.locator(f"{select} option", has_text=text).first.get_attribute("value"))
-
-
 def test_a_member_works_in_their_project_and_sees_nothing_of_the_admins(page, browser, portal):
-    if not GUEST_IMAGE.exists():
+    guest_image = image_path()
+    if guest_image is None:
         pytest.skip("the guest image is not built (make image)")
     login(page)
     # The admin's shared resources: an image, an offering, an L3 with the SecurityGroup service, shared.
@@ -39,10 +27,10 @@ def test_a_member_works_in_their_project_and_sees_nothing_of_the_admins(page, br
     page.select_option("#id_zones_from", label="PROJECTS-ZONE")
     page.click("#id_zones_add")
     save(page)
-    page.locator(".nimbo-toast", has_text="addBackupStorage finished").first.wait_for(timeout=60000)
+    toast(page, "addBackupStorage finished")
     page.goto("/images/image/add/")
     page.fill("#id_name", "SHARED-IMAGE")
-    page.fill("#id_url", str(GUEST_IMAGE))
+    page.fill("#id_url", guest_image)
     page.select_option("#id_format", value="qcow2")
     page.check("#id_shared")
     page.select_option("#id_backup_storages", label="PROJECTS-BS")

@@ -11,16 +11,14 @@ import pytest
 from tests.support.sandbox import free_ip
 
 from .conftest import login, shot
-from .steps import GUEST_IMAGE, api, badge, choose, only, save, terminal, terminal_text, toast
+from .steps import api, badge, choose, image_path, only, save, terminal, terminal_text, toast
 
 pytestmark = [pytest.mark.slow, pytest.mark.root]
 
 
 def test_scenario_01_in_the_browser(page, portal):
-    from pathlib import Path
-
-    image_path = str(Path(__file__).resolve().parents[2] / GUEST_IMAGE)
-    if not Path(image_path).exists():
+    guest_image = image_path()
+    if guest_image is None:
         pytest.skip("the guest image is not built (make image)")
     login(page)
     shot(page, "00-home")
@@ -88,7 +86,7 @@ def test_scenario_01_in_the_browser(page, portal):
     for name, system in (("zs-sample-image", False), ("VIRTUAL-ROUTER", True)):
         page.goto("/images/image/add/")
         page.fill("#id_name", name)
-        page.fill("#id_url", image_path)
+        page.fill("#id_url", guest_image)
         page.select_option("#id_format", value="qcow2")
         if system:
             page.check("#id_system")
