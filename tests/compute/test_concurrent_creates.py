@@ -1,10 +1,7 @@
 """50 VMs created at once on a /26 whose range holds 40 addresses: 40 VMs with distinct addresses, 10
 clean "no free IP address" refusals that leave nothing behind, and no VM in Error."""
 
-import json
 import sqlite3
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -14,8 +11,8 @@ from django.db.models import Count
 
 from apps.compute.models import VmInstance
 from apps.networks.models import UsedIp
-from tests.networks.test_ipam import ROOT, _database_env
 from tests.support.factories import make_image, make_ip_range, make_l3, make_offering
+from tests.support.workers import database_env, run_together
 
 PROCESSES, THREADS = 5, 10
 
@@ -27,26 +24,8 @@ def test_fifty_vm_creates_at_once_on_a_slash_26():
     make_ip_range(l3, start_ip="10.0.0.10", end_ip="10.0.0.49", netmask="255.255.255.192", gateway="10.0.0.1")
     offering, image = make_offering(), make_image(state="Ready")
     with tempfile.TemporaryDirectory(prefix="nimbo-creates-") as tmp:
-        env = _database_env(tmp)
-        procs = [subprocess.Popen([sys.executable, "-m", "tests.compute.vm_create_worker", str(l3.pk), str(offering.pk),
-                                   str(image.pk), f"VM-{p}", str(THREADS)], cwd=ROOT, env=env, stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for p in range(PROCESSES)]
-        try:
-            for p in procs:
-                assert p.stdout.readline().strip() == "ready", p.stderr.read()
-            for p in procs:  # every create at the same moment
-                p.stdin.write("go\n")
-                p.stdin.flush()
-            results = []
-            for p in procs:
-                out, err = p.communicate(timeout=180)
-                assert p.returncode == 0, err
-                results.append(json.loads(out.strip().splitlines()[-1]))
-        finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
+        results = run_together([("tests.compute.vm_create_worker", l3.pk, offering.pk, image.pk, f"VM-{p}", THREADS)
+                                for p in range(PROCESSES)], database_env(tmp), timeout=180)
         if connection.vendor == "sqlite":  # the workers wrote to a copy: read it back
             copy = sqlite3.connect(Path(tmp) / "nimbo.sqlite3")
             vms = copy.execute("SELECT state, COUNT(*) FROM compute_vminstance GROUP BY state").fetchall()

@@ -25,15 +25,14 @@ def main(l3_uuid, offering_uuid, image_uuid, prefix, threads):
     from apps.images.models import Image
     from apps.networks.exceptions import IpRangeExhausted
     from apps.networks.models import L3Network
+    from tests.support.workers import race
 
     l3, offering = L3Network.objects.get(pk=l3_uuid), InstanceOffering.objects.get(pk=offering_uuid)
     image = Image.objects.get(pk=image_uuid)
     ips, exhausted, errors = [], [], []
     lock = threading.Lock()
-    barrier = threading.Barrier(threads)
 
     def work(index):
-        barrier.wait()
         try:
             vm, _ = create_and_start_vm(name=f"{prefix}-{index}", l3_networks=[l3], instance_offering=offering,
                                         image=image, guest_kind="Namespace", start=False)
@@ -48,13 +47,7 @@ def main(l3_uuid, offering_uuid, image_uuid, prefix, threads):
         finally:
             connection.close()
 
-    print("ready", flush=True)
-    sys.stdin.readline()
-    pool = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
+    race(work, threads)
     print(json.dumps({"ips": ips, "exhausted": exhausted, "errors": errors}), flush=True)
 
 

@@ -22,13 +22,12 @@ def main(l3_uuid, per_thread, threads):
 
     from apps.networks.exceptions import IpRangeExhausted
     from apps.networks.ipam import allocate_ip
+    from tests.support.workers import race
 
     ips, errors, exhausted = [], [], []
     lock = threading.Lock()
-    barrier = threading.Barrier(threads)
 
-    def work():
-        barrier.wait()
+    def work(_index):
         try:
             for _ in range(per_thread):
                 try:
@@ -44,13 +43,7 @@ def main(l3_uuid, per_thread, threads):
         finally:
             connection.close()
 
-    print("ready", flush=True)
-    sys.stdin.readline()
-    pool = [threading.Thread(target=work) for _ in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
+    race(work, threads)
     print(json.dumps({"ips": ips, "exhausted": len(exhausted), "errors": errors}), flush=True)
 
 

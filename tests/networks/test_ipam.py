@@ -1,16 +1,11 @@
 """IPAM: each address once (also from many processes and threads at once), specific addresses,
 release, exhaustion, and the cost of an allocation not depending on how many addresses are used."""
 
-import json
-import os
 import sqlite3
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection
 
 from apps.core.exceptions import InvalidInput
@@ -18,9 +13,7 @@ from apps.networks.exceptions import IpAddressInUse, IpRangeExhausted
 from apps.networks.ipam import allocate_ip, release_ip
 from apps.networks.models import UsedIp
 from tests.support.factories import make_ip_range, make_l3
-
-ROOT = Path(settings.BASE_DIR)
-
+from tests.support.workers import database_env, run_together
 
 @pytest.mark.django_db
 def test_allocates_in_order_then_reuses_released_addresses_after_the_cursor_wraps():
@@ -79,53 +72,10 @@ def test_no_range_is_a_clear_error():
     assert exc.value.message == "L3 network FLAT-L3 has no IP range to allocate from."
 
 
-def _database_env(tmp):
-    """Environment for worker processes that reach the test database: a SQLite file copied from the
-    test database (in memory), or the PostgreSQL test database."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NIMBO_VAR_DIR")}
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        target = sqlite3.connect(Path(tmp) / "nimbo.sqlite3")
-        connection.ensure_connection()
-        connection.connection.backup(target)
-        target.execute("PRAGMA journal_mode=WAL")
-        target.close()
-        env["NIMBO_VAR_DIR"] = tmp
-        for name in ("secret_key",):
-            src = Path(settings.VAR_DIR) / name
-            if src.exists():
-                (Path(tmp) / name).write_text(src.read_text())
-    else:
-        password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-        env["NIMBO_VAR_DIR"] = tmp
-        env["DATABASE_URL"] = (f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:"
-                               f"{db['PORT'] or 5432}/{db['NAME']}")
-    return env
-
-
 def _run_workers(l3, processes, per_thread, threads):
     with tempfile.TemporaryDirectory(prefix="nimbo-ipam-") as tmp:
-        env = _database_env(tmp)
-        procs = [subprocess.Popen([sys.executable, "-m", "tests.networks.ipam_worker", str(l3.pk), str(per_thread),
-                                   str(threads)], cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for _ in range(processes)]
-        try:
-            for p in procs:
-                line = p.stdout.readline()
-                assert line.strip() == "ready", p.stderr.read()
-            for p in procs:  # all start together
-                p.stdin.write("go\n")
-                p.stdin.flush()
-            results = []
-            for p in procs:
-                out, err = p.communicate(timeout=120)
-                assert p.returncode == 0, err
-                results.append(json.loads(out.strip().splitlines()[-1]))
-        finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
+        results = run_together([("tests.networks.ipam_worker", l3.pk, per_thread, threads)] * processes,
+                               database_env(tmp), timeout=120)
         if connection.vendor == "sqlite":
             # The workers wrote to the copy: read their rows back from it.
             copy = sqlite3.connect(Path(tmp) / "nimbo.sqlite3")
