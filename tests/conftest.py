@@ -50,6 +50,13 @@ def api(user):
 
 
 @pytest.fixture
+def portal(client, user):
+    """A browser-like client logged in to the portal as a superuser."""
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
 def anon_api():
     return APIClient()
 

@@ -10,12 +10,6 @@ from tests.support.factories import make_cluster
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def portal(client, user):
-    client.force_login(user)
-    return client
-
-
 def test_adding_a_zone_in_the_portal_records_a_job(portal, user):
     response = portal.post("/infra/zone/add/", {"name": "ZONE1", "description": "", "state": "Enabled",
                                                 "clusters-TOTAL_FORMS": 0, "clusters-INITIAL_FORMS": 0})

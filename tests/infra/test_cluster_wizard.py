@@ -14,12 +14,6 @@ HX = {"HTTP_HX_REQUEST": "true"}
 URL = "/portal/clusters/new/"
 
 
-@pytest.fixture
-def portal(client, user):
-    client.force_login(user)
-    return client
-
-
 def test_add_cluster_opens_the_wizard_inside_the_portal(portal):
     response = portal.get("/infra/cluster/add/")
     assert response.status_code == 302 and response["Location"] == URL

@@ -18,12 +18,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def portal(client, user):
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def world():
     cluster = make_cluster()
     l2 = make_l2(clusters=[cluster])

@@ -13,12 +13,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def portal(client, user):
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def flat_l3():
     l3 = make_l3(services={"DHCP": "VirtualRouter", "SecurityGroup": "SecurityGroup"})
     make_ip_range(l3, cidr="198.51.100.0/24")
