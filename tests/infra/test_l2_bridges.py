@@ -157,11 +157,13 @@ def test_attaching_through_the_api_builds_the_bridges_and_detaching_removes_them
     l2 = L2Network.objects.create(zone=cluster.zone, name="PRIVATE-L2", type="L2VlanNetwork",
                                   physical_interface="eth0", vlan=400)
     response = api.post(f"/api/v1/l2-networks/{l2.uuid}/attach/", {"cluster": str(cluster.uuid)}, format="json")
-    assert response.status_code in (200, 202), response.content
+    assert response.status_code == 200, response.content
+    assert response.json()["attached_clusters"] == [str(cluster.uuid)]
     realised = Job.objects.get(kind="realiseL2Network")
     assert realised.state == "succeeded" and realised.result["bridges"] == {"HOST1": "br_eth0_400"}
     assert master_of(host.netns, "eth0.400") == "br_eth0_400"
     response = api.post(f"/api/v1/l2-networks/{l2.uuid}/detach/", {"cluster": str(cluster.uuid)}, format="json")
-    assert response.status_code in (200, 202), response.content
+    assert response.status_code == 200, response.content
+    assert response.json()["attached_clusters"] == []
     assert Job.objects.get(kind="unrealiseL2Network").state == "succeeded"
     assert not {"eth0.400", "br_eth0_400"} & links(host.netns)
