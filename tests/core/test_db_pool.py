@@ -16,6 +16,8 @@ import requests
 from django.conf import settings
 from django.db import connection
 
+from tests.support.workers import stop_process
+
 pytestmark = [pytest.mark.postgres_sensitive, pytest.mark.django_db(transaction=True)]
 
 POOL = 3
@@ -55,12 +57,7 @@ def server(user):
                 time.sleep(0.1)
         yield base, {"Authorization": f"Token {token}"}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def test_a_burst_of_requests_uses_at_most_the_pool(server):

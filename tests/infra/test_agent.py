@@ -18,6 +18,7 @@ from rq import Queue, Worker
 
 from apps.infra.agent import HostOperationFailed, call_queue, redis_connection, wait_for_heartbeat
 from apps.infra.ssh import HostUnreachable
+from tests.support.workers import stop_process
 
 WORKERS = 2
 
@@ -73,13 +74,7 @@ class Agent:
         return None
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout=20)
 
 
 @pytest.fixture

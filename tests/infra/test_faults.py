@@ -16,6 +16,7 @@ from django.conf import settings
 from apps.infra.agent import call_host, wait_for_heartbeat
 from apps.infra.ssh import HostUnreachable
 from tests.support.factories import make_host
+from tests.support.workers import stop_process
 from workers.host import domains, links
 
 
@@ -27,13 +28,7 @@ def _agent(host_uuid, redis_url):
 
 
 def _stop(proc):
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_process(proc, timeout=20)
 
 
 @pytest.mark.django_db

@@ -9,6 +9,7 @@ import paramiko
 import pytest
 
 from apps.infra.guest_image import GUEST_KEY, GUEST_PASSWORD, ensure_built
+from tests.support.workers import stop_process
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not shutil.which("qemu-system-x86_64"), reason="QEMU is not installed")]
@@ -69,9 +70,4 @@ def test_guest_image_boots_and_sshd_answers(image, tmp_path):
                        timeout=10)
         client.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)

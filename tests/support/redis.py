@@ -9,6 +9,8 @@ from pathlib import Path
 
 import redis
 
+from tests.support.workers import stop_process
+
 
 def start_private_redis():
     workdir = Path(tempfile.mkdtemp(prefix="nimbo-test-redis-"))
@@ -20,12 +22,7 @@ def start_private_redis():
     )
 
     def stop():
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_process(proc, timeout=5)
         shutil.rmtree(workdir, ignore_errors=True)
 
     atexit.register(stop)

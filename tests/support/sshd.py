@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.workers import stop_process
+
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -96,12 +98,7 @@ def sshd_in_namespace():
                         (workdir / "client_key").read_text(), workdir)
     finally:
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, timeout=5)
         for ns in (client_ns, server_ns):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         shutil.rmtree(workdir, ignore_errors=True)

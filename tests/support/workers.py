@@ -67,6 +67,17 @@ def run_together(commands, env, timeout):
                 p.wait()
 
 
+def stop_process(proc, timeout=10):
+    """Stop a process the tests started: SIGTERM, then SIGKILL if it has not ended within `timeout` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def race(work, threads):
     """In a worker: say "ready", wait for the go, then run work(index) on `threads` threads at once."""
     barrier = threading.Barrier(threads)
