@@ -59,8 +59,13 @@ def only(page, path, name):
 
 
 def image_path():
+    """The guest image the browser scenarios add, built from Debian packages first if it is not there (as
+    the API scenarios do): a browser test never skips for want of it."""
     from pathlib import Path
 
+    from apps.infra.guest_image import ensure_built
+
+    ensure_built()
     path = Path(__file__).resolve().parents[2] / GUEST_IMAGE
     return str(path) if path.exists() else None
 
